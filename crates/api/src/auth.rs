@@ -1,0 +1,265 @@
+//! Authentication (JWT bearer tokens) and the one place where role and scope are checked.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use domain::units::path_within;
+use domain::users::Role;
+use futures_util::future::LocalBoxFuture;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const ISSUER: &str = "relief";
+pub const AUDIENCE: &str = "relief-api";
+
+/// The HMAC key that signs and checks tokens.
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Keys {
+    pub fn from_secret(secret: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret)?,
+            decoding: DecodingKey::from_secret(secret)?,
+        })
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+pub fn issue_token(keys: &Keys, user_id: &str, ttl_secs: u64) -> Result<String, ApiError> {
+    let now = unix_now();
+    let claims = Claims {
+        sub: user_id.to_owned(),
+        iss: ISSUER.to_owned(),
+        aud: AUDIENCE.to_owned(),
+        iat: now,
+        nbf: now,
+        exp: now + ttl_secs,
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+        .map_err(|e| ApiError::Internal(format!("cannot sign token: {e}")))
+}
+
+/// Checks signature (HS256 only, so `alg: none` and other algorithms fail), issuer, audience,
+/// expiry and not-before; returns the user id.
+fn verify_token(keys: &Keys, token: &str) -> Option<String> {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_issuer(&[ISSUER]);
+    v.set_audience(&[AUDIENCE]);
+    v.validate_nbf = true;
+    v.leeway = 5;
+    v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &v)
+        .ok()
+        .map(|d| d.claims.sub)
+}
+
+/// The unit subtree a user acts within.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Scope {
+    pub edition: i32,
+    pub code: String,
+    #[serde(skip)]
+    pub path: String,
+}
+
+/// The authenticated caller, loaded from the database on every request so that a disabled or
+/// deleted user's tokens stop working at once.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub scope: Option<Scope>,
+}
+
+impl AuthUser {
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("your role does not allow this action"))
+        }
+    }
+
+    /// Whether the unit at `path` of `edition` lies in the caller's scope. An unscoped caller
+    /// sees every unit; a scoped one only its subtree, in its scope's edition.
+    pub fn covers(&self, edition: i32, path: &str) -> bool {
+        match &self.scope {
+            None => true,
+            Some(s) => s.edition == edition && path_within(path, &s.path),
+        }
+    }
+
+    /// 403 unless the unit is in scope (for writes; reads answer 404 instead, see
+    /// [`AuthUser::visible`]).
+    pub fn require_covers(&self, edition: i32, path: &str) -> Result<(), ApiError> {
+        if self.covers(edition, path) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("the unit is outside your scope"))
+        }
+    }
+
+    /// 404 unless the unit is in scope, so that a read does not reveal what exists elsewhere.
+    pub fn visible(&self, edition: i32, path: &str) -> Result<(), ApiError> {
+        if self.covers(edition, path) {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+            let token = token.ok_or(ApiError::Unauthorized)?;
+            let user_id = verify_token(&state.keys, &token).ok_or(ApiError::Unauthorized)?;
+            let row = match state.read(move |c| storage::users::get(c, &user_id)).await {
+                Ok(row) => row,
+                Err(ApiError::NotFound) => return Err(ApiError::Unauthorized),
+                Err(e) => return Err(e),
+            };
+            if row.disabled {
+                return Err(ApiError::Unauthorized);
+            }
+            let role = Role::parse(&row.role)
+                .map_err(|e| ApiError::Internal(format!("stored role: {e}")))?;
+            let scope = match (row.scope_edition, row.scope_code, row.scope_path) {
+                (Some(edition), Some(code), Some(path)) => Some(Scope {
+                    edition,
+                    code,
+                    path,
+                }),
+                _ => None,
+            };
+            let user = AuthUser {
+                id: row.id,
+                username: row.username,
+                role,
+                scope,
+            };
+            tracing::Span::current().record("user.id", tracing::field::display(&user.id));
+            Ok(user)
+        })
+    }
+}
+
+/// Counts failed logins per username; after [`LoginThrottle::MAX_FAILURES`] failures within
+/// [`LoginThrottle::WINDOW`], the username is refused (429) until the window has passed. Kept in
+/// memory: a restart forgets it, which is acceptable for a single-instance service.
+#[derive(Default)]
+pub struct LoginThrottle {
+    entries: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginThrottle {
+    pub const MAX_FAILURES: u32 = 5;
+    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+    const MAX_TRACKED: usize = 100_000;
+
+    /// `Err` with the seconds to wait while the username is locked.
+    pub fn check(&self, username: &str) -> Result<(), ApiError> {
+        let entries = self
+            .entries
+            .lock()
+            .map_err(|_| ApiError::Internal("throttle lock".into()))?;
+        match entries.get(username) {
+            Some(&(n, since)) if n >= Self::MAX_FAILURES && since.elapsed() < Self::WINDOW => {
+                Err(ApiError::TooManyRequests {
+                    retry_after_secs: (Self::WINDOW - since.elapsed()).as_secs().max(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn failed(&self, username: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_TRACKED {
+                entries.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
+            }
+            let e = entries
+                .entry(username.to_owned())
+                .or_insert((0, Instant::now()));
+            if e.1.elapsed() >= Self::WINDOW {
+                *e = (0, Instant::now());
+            }
+            e.0 += 1;
+        }
+    }
+
+    pub fn succeeded(&self, username: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(username);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_other_keys() {
+        let k = Keys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
+        let other = Keys::from_secret(b"another key entirely, 32 bytes!!").unwrap();
+        let t = issue_token(&k, "u1", 60).unwrap();
+        assert_eq!(verify_token(&k, &t).as_deref(), Some("u1"));
+        assert_eq!(verify_token(&other, &t), None);
+        assert_eq!(verify_token(&k, "not.a.token"), None);
+    }
+
+    #[test]
+    fn throttle_locks_after_max_failures() {
+        let t = LoginThrottle::default();
+        for _ in 0..LoginThrottle::MAX_FAILURES {
+            assert!(t.check("a").is_ok());
+            t.failed("a");
+        }
+        assert!(matches!(
+            t.check("a"),
+            Err(ApiError::TooManyRequests { .. })
+        ));
+        assert!(t.check("b").is_ok());
+        t.succeeded("a");
+        assert!(t.check("a").is_ok());
+    }
+}

@@ -1,0 +1,87 @@
+//! Text rules shared by every name: Unicode NFC normalisation and diacritic-insensitive search keys.
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalises to NFC and trims, so the same name typed two ways is stored one way.
+pub fn normalize(s: &str) -> String {
+    s.trim().nfc().collect()
+}
+
+/// A search key for Vietnamese text: lowercase, without diacritics (`đ` becomes `d`), whitespace
+/// collapsed. "Phường Quy Nhơn" and "phuong quy nhon" have the same key.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last_space = true;
+    for c in s.nfd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        let c = match c {
+            'đ' | 'Đ' => 'd',
+            c => c,
+        };
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+            continue;
+        }
+        out.extend(c.to_lowercase());
+        last_space = false;
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// A required, trimmed, NFC-normalised text of at most `max` characters.
+pub fn required(field: &str, value: &str, max: usize) -> Result<String, crate::Invalid> {
+    let v = normalize(value);
+    if v.is_empty() {
+        return Err(crate::Invalid::new(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(crate::Invalid::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(crate::Invalid::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_strips_vietnamese_diacritics() {
+        assert_eq!(fold("Phường Quy Nhơn"), "phuong quy nhon");
+        assert_eq!(fold("  Đà   Nẵng "), "da nang");
+        assert_eq!(fold("Thừa Thiên Huế"), "thua thien hue");
+    }
+
+    #[test]
+    fn normalize_makes_decomposed_and_composed_equal() {
+        let composed = "Nguy\u{1ec5}n";
+        let decomposed = "Nguye\u{302}\u{303}n";
+        assert_ne!(composed, decomposed);
+        assert_eq!(normalize(composed), normalize(decomposed));
+    }
+
+    #[test]
+    fn required_rejects_empty_long_and_control() {
+        assert!(required("name", "  ", 10).is_err());
+        assert!(required("name", "abcdefghijk", 10).is_err());
+        assert!(required("name", "a\u{0}b", 10).is_err());
+        assert_eq!(required("name", " ab ", 10).as_deref(), Ok("ab"));
+    }
+}

@@ -1,0 +1,93 @@
+//! Configuration: defaults, then an optional TOML file, then environment variables.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// `DATABASE_URL`: a `postgres://` URL, or a SQLite file path (optionally `sqlite://`).
+    pub database_url: String,
+    /// `RELIEF_BIND`: the address to listen on.
+    pub bind: String,
+    /// `RELIEF_JWT_SECRET`: the token signing key (32 bytes or more). When unset, a random key is
+    /// generated once and kept in the database.
+    pub jwt_secret: Option<String>,
+    /// `RELIEF_TOKEN_TTL_SECS`: how long an access token lives.
+    pub token_ttl_secs: u64,
+    /// `RELIEF_LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// `RELIEF_ADMIN_PASSWORD`: the password of the first `admin`, used only on an empty database.
+    pub admin_password: Option<String>,
+    /// `RELIEF_DB_MAX_CONNECTIONS`: pool size.
+    pub db_max_connections: u32,
+    /// `RELIEF_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection before a 503.
+    pub db_acquire_timeout_ms: u64,
+    /// `RELIEF_WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &storage::Backend::of_url(&self.database_url),
+            )
+            .field("bind", &self.bind)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://relief.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            token_ttl_secs: 3600,
+            log_format: LogFormat::Pretty,
+            admin_password: None,
+            db_max_connections: 16,
+            db_acquire_timeout_ms: 3000,
+            workers: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration. The file is `RELIEF_CONFIG` if set, else `relief.toml` in the
+    /// working directory if it exists.
+    pub fn load() -> Result<Self, String> {
+        let file = std::env::var("RELIEF_CONFIG").unwrap_or_else(|_| "relief.toml".into());
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("RELIEF_").ignore(&["config"]))
+            .merge(Env::raw().only(&["database_url"]))
+            .extract()
+            .map_err(|e| format!("configuration: {e}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(s) = &self.jwt_secret {
+            if s.len() < 32 {
+                return Err("configuration: RELIEF_JWT_SECRET must be at least 32 bytes".into());
+            }
+        }
+        if !(60..=86_400).contains(&self.token_ttl_secs) {
+            return Err("configuration: RELIEF_TOKEN_TTL_SECS must be between 60 and 86400".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! The `relief` service: configuration, start-up and the command-line tasks.
+
+pub mod config;
+pub mod telemetry;
+
+use actix_web::dev::Server;
+use actix_web::web;
+use api::auth::{Keys, LoginThrottle};
+use api::AppState;
+use config::Config;
+use domain::units::Edition;
+use std::net::TcpListener;
+use std::time::Duration;
+use storage::{Db, DbOptions};
+
+/// A random printable secret of `n` bytes of entropy, hex-encoded.
+pub fn random_secret(n: usize) -> String {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; n];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(
+        &config.database_url,
+        &DbOptions {
+            max_connections: config.db_max_connections,
+            acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
+        },
+    )?;
+    let applied = db.migrate()?;
+    if applied > 0 {
+        tracing::info!(migrations = applied, "migrations applied");
+    }
+    Ok(db)
+}
+
+/// Loads the bundled official list of `edition` (or the given CSV text) in one transaction.
+pub fn import_units(
+    db: &Db,
+    edition: Edition,
+    csv: &str,
+) -> anyhow::Result<storage::units::ImportSummary> {
+    let rows = storage::units::parse_csv(edition, csv)?;
+    Ok(db.write(|c| storage::units::import(c, &rows))?)
+}
+
+pub fn bundled_units(edition: Edition) -> &'static str {
+    if edition.year() == 2024 {
+        storage::units::EDITION_2024_CSV
+    } else {
+        storage::units::EDITION_2025_CSV
+    }
+}
+
+/// First start on an empty database: loads the current edition of the units and creates `admin`.
+/// Returns the generated admin password when one had to be generated, for the caller to print
+/// once.
+pub fn bootstrap(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
+    if !db.read(|c| storage::units::edition_loaded(c, Edition::CURRENT))? {
+        let s = import_units(db, Edition::CURRENT, bundled_units(Edition::CURRENT))?;
+        tracing::info!(
+            units = s.inserted,
+            edition = 2025,
+            "administrative units loaded"
+        );
+    }
+    if db.read(storage::users::count)? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (random_secret(12), true),
+    };
+    domain::users::NewPassword::parse(&password)
+        .map_err(|e| anyhow::anyhow!("RELIEF_ADMIN_PASSWORD {}", e.message))?;
+    let hash = domain::users::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
+    let admin = storage::users::NewUser {
+        username: domain::users::Username::parse("admin")?,
+        display_name: "Administrator".into(),
+        password_hash: hash,
+        role: domain::users::Role::Admin,
+        scope: None,
+        created_by: None,
+    };
+    db.write(|c| storage::users::create(c, &admin, None))?;
+    tracing::info!("first start: user admin created");
+    Ok(generated.then_some(password))
+}
+
+/// The running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub db: Db,
+}
+
+impl Application {
+    /// Connects, migrates, bootstraps and binds. Call [`Application::run_until_stopped`] to serve.
+    pub fn build(config: &Config) -> anyhow::Result<Self> {
+        let db = open_database(config)?;
+        if let Some(password) = bootstrap(&db, config)? {
+            println!(
+                "\nFirst start: created user `admin` with password\n\n    {password}\n\n\
+                 It is shown only this once. Log in with POST /v1/auth/token.\n"
+            );
+        }
+        let secret = match &config.jwt_secret {
+            Some(s) => s.clone(),
+            None => db.write(|c| {
+                storage::settings::get_or_insert(c, "jwt_secret", || random_secret(32))
+            })?,
+        };
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            keys: Keys::from_secret(secret.as_bytes())?,
+            token_ttl_secs: config.token_ttl_secs,
+            throttle: LoginThrottle::default(),
+        });
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = api::serve(state, listener, config.workers)?;
+        Ok(Self { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

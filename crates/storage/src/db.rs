@@ -1,0 +1,280 @@
+use crate::StoreError;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// A connection to either backend. The backend is chosen by the URL scheme in [`Db::connect`],
+/// never by trying one after the other (which would hide PostgreSQL errors behind a SQLite file).
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a URL names: `postgres://` or `postgresql://` is PostgreSQL, anything else a
+    /// SQLite file (`sqlite://` prefix optional).
+    pub fn of_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgresql",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections in the pool (PostgreSQL) or readers (SQLite, which has one extra writer).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+// SQLite: `busy_timeout` first so that switching to WAL waits for other connections; WAL so that
+// readers never block the writer; `synchronous=FULL` because an acknowledged donation must survive
+// a power cut; foreign keys are off by default in SQLite.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+struct Manager {
+    backend: Backend,
+    url: String,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url).map(DbConnection::Pg),
+            Backend::Sqlite => {
+                let mut c = diesel::SqliteConnection::establish(&self.url)?;
+                c.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+type Pool = r2d2::Pool<Manager>;
+
+/// The database: a pool of connections and, for SQLite, a separate pool of exactly one writer,
+/// so that writes queue in the process instead of failing with "database is locked".
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    pool: Pool,
+    writer: Option<Pool>,
+    display_url: String,
+}
+
+/// The URL with any password replaced by `***`, fit for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                url.to_owned()
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl Db {
+    /// Connects, checking one connection first so that the real error (authentication, unknown
+    /// host, unwritable file) is reported rather than a pool timeout.
+    pub fn connect(url: &str, options: &DbOptions) -> Result<Self, StoreError> {
+        use r2d2::ManageConnection;
+        let backend = Backend::of_url(url);
+        let display_url = redact_url(url);
+        let path = match backend {
+            Backend::Postgres => url.to_owned(),
+            Backend::Sqlite => url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url)
+                .to_owned(),
+        };
+        let manager = Manager {
+            backend,
+            url: path.clone(),
+        };
+        manager.connect().map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to {display_url}: {e}"))
+        })?;
+        let build = |size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(options.acquire_timeout)
+                .test_on_check_out(false)
+                .build(Manager {
+                    backend,
+                    url: path.clone(),
+                })
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot connect to {display_url}: {e}"))
+                })
+        };
+        let pool = build(options.max_connections.max(1))?;
+        let writer = match backend {
+            Backend::Sqlite => Some(build(1)?),
+            Backend::Postgres => None,
+        };
+        Ok(Self {
+            backend,
+            pool,
+            writer,
+            display_url,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL without its password.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    fn get(&self, pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        pool.get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Runs read-only work on a pooled connection.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.get(&self.pool)?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in one transaction on the writer, retrying a bounded number of times when
+    /// PostgreSQL reports a serialization failure or a deadlock. `f` may run more than once, so
+    /// it must not have effects outside the transaction.
+    pub fn write<T>(
+        &self,
+        mut f: impl FnMut(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        const ATTEMPTS: u32 = 8;
+        let pool = self.writer.as_ref().unwrap_or(&self.pool);
+        let mut conn = self.get(pool)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match conn.transaction(|c| f(c)) {
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                    tracing::debug!(db.attempt = attempt, "retrying transaction: {e}");
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Applies every pending migration.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        let pool = self.writer.as_ref().unwrap_or(&self.pool);
+        let mut conn = self.get(pool)?;
+        let applied = match &mut *conn {
+            DbConnection::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        };
+        applied.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+    }
+
+    /// Whether the database answers and has every migration applied (for `/readyz`).
+    pub fn ready(&self) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            let pending = match conn {
+                DbConnection::Pg(c) => c.has_pending_migration(PG_MIGRATIONS),
+                DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            };
+            pending
+                .map(|p| !p)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        })
+    }
+}
+
+/// Now, in microseconds since the Unix epoch (UTC): the one way instants are stored.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://relief:s3cret@db:5432/relief"),
+            "postgres://relief:***@db:5432/relief"
+        );
+        assert_eq!(
+            redact_url("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
+        assert_eq!(redact_url("relief.db"), "relief.db");
+    }
+
+    #[test]
+    fn backend_by_scheme() {
+        assert_eq!(Backend::of_url("postgresql://x/y"), Backend::Postgres);
+        assert_eq!(Backend::of_url("sqlite://relief.db"), Backend::Sqlite);
+        assert_eq!(Backend::of_url("relief.db"), Backend::Sqlite);
+    }
+}

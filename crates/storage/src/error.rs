@@ -1,0 +1,61 @@
+use domain::Invalid;
+
+/// What can go wrong in storage. Each variant keeps its cause; nothing is turned into `None`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A value broke a rule of its own (a field-level validation error).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The request conflicts with the current state (a duplicate, an already resolved item).
+    #[error("{code}: {message}")]
+    Conflict { code: &'static str, message: String },
+    /// The request is well formed but a business rule refuses it (an overdraft, a closed campaign).
+    #[error("{code}: {message}")]
+    Rule { code: &'static str, message: String },
+    /// The database cannot be reached (pool exhausted or server down).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Rule {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the transaction may succeed if simply run again (serialization failure, deadlock).
+    pub fn is_retryable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Db(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            Self::Db(Error::DatabaseError(_, info)) => info.message().contains("deadlock detected"),
+            _ => false,
+        }
+    }
+
+    /// Whether the error says the connection to the database is gone.
+    pub fn is_connection_lost(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            Self::Unavailable(_)
+                | Self::Db(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _))
+                | Self::Db(Error::BrokenTransactionManager)
+        )
+    }
+}

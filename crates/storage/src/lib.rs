@@ -1,0 +1,24 @@
+//! Storage: the diesel schema, rows and repositories over one `MultiConnection` that speaks
+//! PostgreSQL or SQLite. Every write runs in one transaction through [`Db::write`].
+
+mod db;
+mod error;
+pub mod schema;
+pub mod settings;
+pub mod units;
+pub mod users;
+
+pub use db::{now_micros, Backend, Db, DbConnection, DbOptions};
+pub use error::StoreError;
+
+/// Runs `$body` with `$c` bound to the inner connection of either backend, for the few operations
+/// that `MultiConnection` does not offer (row locks, batch inserts, migrations).
+#[macro_export]
+macro_rules! with_inner {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::DbConnection::Pg($c) => $body,
+            $crate::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
