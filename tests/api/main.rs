@@ -1,2 +1,11 @@
-#[test]
-fn placeholder() {}
+//! The one integration-test binary: every test runs the real HTTP app, on SQLite (a file per
+//! test) and on PostgreSQL (a database per test, at `TEST_DATABASE_URL`). The PostgreSQL tests
+//! fail, never skip, when PostgreSQL cannot be reached.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod ops;
+mod units;
+mod users;

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 404: unknown, or outside the caller's scope for reads.
     #[error("not found")]
     NotFound,
+    /// 404: no route serves the path.
+    #[error("no route")]
+    NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed,
     /// 409: conflicts with the current state.
@@ -75,6 +78,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
+            Self::NoRoute => "no_route",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -90,7 +94,7 @@ impl ApiError {
             Self::BadRequest { .. } => "Malformed request",
             Self::Unauthorized => "Authentication required",
             Self::Forbidden(_) => "Forbidden",
-            Self::NotFound => "Not found",
+            Self::NotFound | Self::NoRoute => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "Request body too large",
@@ -111,6 +115,7 @@ impl ApiError {
             Self::Unauthorized => "a valid bearer token or valid credentials are required".into(),
             Self::Forbidden(why) => (*why).to_owned(),
             Self::NotFound => "no such resource".into(),
+            Self::NoRoute => "no route serves this path".into(),
             Self::MethodNotAllowed => "this method is not allowed on this resource".into(),
             Self::PayloadTooLarge { limit } => format!("the body must be at most {limit} bytes"),
             Self::UnsupportedMediaType => "the body must be application/json".into(),
@@ -134,7 +139,7 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -204,8 +209,8 @@ impl From<domain::Invalid> for ApiError {
 }
 
 /// The answer for any path no route serves.
-pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NoRoute)
 }
 
 /// The answer for a known path with a method it does not serve.

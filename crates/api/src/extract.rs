@@ -71,7 +71,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if inner.is_data() {
+            // A shape error in a document that is not even valid JSON is a malformed body.
+            let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+            if inner.is_data() && well_formed {
                 let field = if path == "." {
                     missing_field(&inner)
                 } else {
@@ -154,7 +156,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
             "query parameter cursor: not a cursor this service issued",
         )
     };
-    if cursor.len() % 2 != 0 || cursor.len() > 512 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 512 {
         return Err(bad());
     }
     let bytes: Result<Vec<u8>, _> = (0..cursor.len())
@@ -206,6 +208,31 @@ impl<T> Page<T> {
     }
 }
 
+/// Reads a raw body of at most `limit` bytes (413 beyond).
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("body_unreadable", e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,29 +279,4 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor("C21550")).unwrap(), "C21550");
         assert!(decode_cursor("zz").is_err());
     }
-}
-
-/// Reads a raw body of at most `limit` bytes (413 beyond).
-pub async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<u8>, ApiError> {
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body_unreadable", e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

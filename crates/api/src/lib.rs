@@ -9,35 +9,78 @@ mod telemetry;
 
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
-use error::{method_not_allowed, not_found};
+use error::{method_not_allowed, no_route};
 use routes::{auth as auth_routes, ops, units, users};
 use std::net::TcpListener;
 
 pub use state::AppState;
 
-/// A resource whose unserved methods answer 405 problem+json.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// One route: its method name and the actix route for it, made together so they cannot disagree.
+type MethodRoute = (&'static str, actix_web::Route);
+
+macro_rules! method_fn {
+    ($($name:ident => $method:literal),*) => {$(
+        fn $name<F, Args>(handler: F) -> MethodRoute
+        where
+            F: actix_web::Handler<Args>,
+            Args: actix_web::FromRequest + 'static,
+            F::Output: actix_web::Responder + 'static,
+        {
+            ($method, web::$name().to(handler))
+        }
+    )*};
+}
+method_fn!(get => "GET", post => "POST");
+
+/// The route table: the one list of every path and method the service serves. `routes`
+/// registers it and `route_list` reports it (the openapi and auth-matrix tests use that).
+fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
+    vec![
+        ("/healthz", vec![get(ops::healthz)]),
+        ("/readyz", vec![get(ops::readyz)]),
+        ("/openapi.yaml", vec![get(ops::openapi_yaml)]),
+        ("/openapi.json", vec![get(ops::openapi_json)]),
+        ("/docs", vec![get(ops::docs)]),
+        ("/v1/auth/token", vec![post(auth_routes::token)]),
+        ("/v1/me", vec![get(auth_routes::me)]),
+        ("/v1/users", vec![get(users::list), post(users::create)]),
+        ("/v1/users/{id}/disable", vec![post(users::disable)]),
+        ("/v1/units", vec![get(units::list)]),
+        ("/v1/units/import", vec![post(units::import)]),
+        ("/v1/units/{code}", vec![get(units::get)]),
+    ]
 }
 
-/// Every route of the service. `openapi.yaml` lists exactly these (a test checks both ways).
+/// Paths served by middleware rather than the route table.
+pub const MIDDLEWARE_ROUTES: &[(&str, &str)] = &[("GET", "/metrics")];
+
+/// Registers every route; a known path with an unserved method answers 405 problem+json.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz").route(web::get().to(ops::readyz)))
-        .service(resource("/openapi.yaml").route(web::get().to(ops::openapi_yaml)))
-        .service(resource("/openapi.json").route(web::get().to(ops::openapi_json)))
-        .service(resource("/docs").route(web::get().to(ops::docs)))
-        .service(resource("/v1/auth/token").route(web::post().to(auth_routes::token)))
-        .service(resource("/v1/me").route(web::get().to(auth_routes::me)))
-        .service(
-            resource("/v1/users")
-                .route(web::get().to(users::list))
-                .route(web::post().to(users::create)),
-        )
-        .service(resource("/v1/users/{id}/disable").route(web::post().to(users::disable)))
-        .service(resource("/v1/units").route(web::get().to(units::list)))
-        .service(resource("/v1/units/import").route(web::post().to(units::import)))
-        .service(resource("/v1/units/{code}").route(web::get().to(units::get)));
+    for (path, methods) in table() {
+        let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        for (_, route) in methods {
+            resource = resource.route(route);
+        }
+        cfg.service(resource);
+    }
+}
+
+/// Every (method, path template) served, including middleware routes.
+pub fn route_list() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = table()
+        .into_iter()
+        .flat_map(|(path, methods)| {
+            methods
+                .into_iter()
+                .map(move |(m, _)| (m.to_owned(), path.to_owned()))
+        })
+        .collect();
+    out.extend(
+        MIDDLEWARE_ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned())),
+    );
+    out
 }
 
 /// Builds the server on an already bound listener (port 0 in tests).
@@ -58,7 +101,7 @@ pub fn serve(
             .wrap(tracing_actix_web::TracingLogger::<telemetry::RootSpan>::new())
             .app_data(state.clone())
             .configure(routes)
-            .default_service(web::to(not_found))
+            .default_service(web::to(no_route))
     })
     .shutdown_timeout(15)
     .listen(listener)?;
