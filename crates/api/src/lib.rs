@@ -10,7 +10,7 @@ mod telemetry;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use error::{method_not_allowed, no_route};
-use routes::{auth as auth_routes, ops, units, users};
+use routes::{assets, auth as auth_routes, funds, ledger, ops, units, users};
 use std::net::TcpListener;
 
 pub use state::AppState;
@@ -48,6 +48,20 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
         ("/v1/units", vec![get(units::list)]),
         ("/v1/units/import", vec![post(units::import)]),
         ("/v1/units/{code}", vec![get(units::get)]),
+        ("/v1/assets", vec![get(assets::list), post(assets::create)]),
+        ("/v1/funds", vec![get(funds::list), post(funds::create)]),
+        ("/v1/funds/{id}", vec![get(funds::get)]),
+        ("/v1/funds/{id}/balances", vec![get(funds::balances)]),
+        (
+            "/v1/funds/{id}/opening-balances",
+            vec![post(funds::opening_balances)],
+        ),
+        ("/v1/funds/{id}/ledger", vec![get(ledger::list)]),
+        ("/v1/funds/{id}/ledger/verify", vec![get(ledger::verify)]),
+        (
+            "/v1/funds/{id}/ledger/{entry_id}/reverse",
+            vec![post(ledger::reverse)],
+        ),
     ]
 }
 

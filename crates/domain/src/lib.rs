@@ -2,6 +2,8 @@
 //! `Result`, so that an invalid value cannot exist past the boundary.
 
 pub mod ids;
+pub mod ledger;
+pub mod money;
 pub mod text;
 pub mod units;
 pub mod users;

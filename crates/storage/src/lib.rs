@@ -1,8 +1,11 @@
 //! Storage: the diesel schema, rows and repositories over one `MultiConnection` that speaks
 //! PostgreSQL or SQLite. Every write runs in one transaction through [`Db::write`].
 
+pub mod assets;
 mod db;
 mod error;
+pub mod funds;
+pub mod ledger;
 pub mod schema;
 pub mod settings;
 pub mod units;

@@ -1,4 +1,7 @@
+pub mod assets;
 pub mod auth;
+pub mod funds;
+pub mod ledger;
 pub mod ops;
 pub mod units;
 pub mod users;
@@ -17,4 +20,50 @@ pub fn rfc3339(micros: i64) -> String {
 pub struct UnitRef {
     pub edition: i32,
     pub code: String,
+}
+
+/// Parses an instant given as RFC 3339 (`2026-09-08T10:00:00+07:00`) or a calendar date
+/// (`2026-09-08`, midnight UTC) into microseconds since the epoch.
+pub fn parse_instant(field: &str, s: &str) -> Result<i64, domain::Invalid> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_micros());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc().timestamp_micros());
+        }
+    }
+    Err(domain::Invalid::new(
+        field,
+        "must be an RFC 3339 instant such as 2026-09-08T10:00:00+07:00 or a date such as 2026-09-08",
+    ))
+}
+
+/// A query parameter instant; a bad one is a 400 naming the parameter.
+pub fn query_instant(field: &str, s: Option<&str>) -> Result<Option<i64>, crate::error::ApiError> {
+    s.map(|s| {
+        parse_instant(field, s).map_err(|e| {
+            crate::error::ApiError::bad_request(
+                "invalid_query",
+                format!("query parameter {field}: {}", e.message),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// An `effective_at` given by a user: it may be back-dated but not in the future (five minutes
+/// of clock skew allowed).
+pub fn effective_instant(field: &str, s: Option<&str>) -> Result<i64, domain::Invalid> {
+    let now = storage::now_micros();
+    match s {
+        None => Ok(now),
+        Some(s) => {
+            let t = parse_instant(field, s)?;
+            if t > now + 300_000_000 {
+                return Err(domain::Invalid::new(field, "must not be in the future"));
+            }
+            Ok(t)
+        }
+    }
 }

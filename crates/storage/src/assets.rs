@@ -1,0 +1,66 @@
+//! Assets: currencies and goods, each with a fixed number of decimal places.
+
+use crate::schema::assets;
+use crate::{DbConnection, StoreError};
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = assets)]
+pub struct AssetRow {
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    pub scale: i32,
+    pub kind: String,
+    pub created_at: i64,
+}
+
+impl AssetRow {
+    pub fn scale(&self) -> u32 {
+        u32::try_from(self.scale).unwrap_or(0)
+    }
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<AssetRow>, StoreError> {
+    Ok(assets::table
+        .select(AssetRow::as_select())
+        .order(assets::code.asc())
+        .load(conn)?)
+}
+
+/// The asset, or a field error naming `field` when there is no such asset.
+pub fn get(conn: &mut DbConnection, field: &str, code: &str) -> Result<AssetRow, StoreError> {
+    assets::table
+        .find(code)
+        .select(AssetRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| domain::Invalid::new(field, format!("unknown asset {code}")).into())
+}
+
+/// Decimal places per asset code.
+pub fn scales(conn: &mut DbConnection) -> Result<HashMap<String, u32>, StoreError> {
+    Ok(list(conn)?
+        .into_iter()
+        .map(|a| {
+            let s = a.scale();
+            (a.code, s)
+        })
+        .collect())
+}
+
+pub fn insert(conn: &mut DbConnection, row: &AssetRow) -> Result<(), StoreError> {
+    let exists: bool =
+        diesel::select(diesel::dsl::exists(assets::table.find(&row.code))).get_result(conn)?;
+    if exists {
+        return Err(StoreError::conflict(
+            "asset_exists",
+            format!("the asset {} already exists", row.code),
+        ));
+    }
+    diesel::insert_into(assets::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,932 @@
+//! The one posting path. Every money movement (opening balances, donations, disbursements,
+//! allocations, reversals) is written by [`post`], [`reverse`] or the hold functions, inside the
+//! caller's transaction:
+//!
+//! 1. the domain checks the legs (two or more, none zero, balanced per asset);
+//! 2. the fund row is locked (`FOR UPDATE` on PostgreSQL; SQLite has a single writer), which
+//!    serialises the fund's chain; then its accounts, in id order;
+//! 3. new balances are computed by the domain rules (no overdraft on fund accounts, counting
+//!    reservations) and nothing is written unless all of them pass;
+//! 4. postings, then the entry that seals them, are inserted; balances and the chain head are
+//!    updated.
+//!
+//! Every entry belongs to one fund, so two funds never wait for each other, and no account is
+//! shared between funds.
+
+use crate::schema::{accounts, entries, funds, holds, postings};
+use crate::{now_micros, DbConnection, StoreError};
+use diesel::prelude::*;
+use domain::ids::{AccountId, EntryId, HoldId};
+use domain::ledger::{
+    check_legs, check_post_amount, parse_hash, reversal_legs, AccountKind, Balance, CanonicalEntry,
+    EntryKind, HoldStatus, LedgerError, Leg,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = accounts)]
+pub struct AccountRow {
+    pub id: String,
+    pub fund_id: String,
+    pub kind: String,
+    pub asset: String,
+    pub posted: i64,
+    pub reserved: i64,
+}
+
+impl AccountRow {
+    fn balance(&self) -> Balance {
+        Balance {
+            posted: self.posted,
+            reserved: self.reserved,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = entries)]
+pub struct EntryRow {
+    pub id: String,
+    pub fund_id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub reason: String,
+    pub actor_id: String,
+    pub ref_type: Option<String>,
+    pub ref_id: Option<String>,
+    pub reverses_entry_id: Option<String>,
+    pub effective_at: i64,
+    pub recorded_at: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = postings)]
+struct NewPosting<'a> {
+    entry_id: &'a str,
+    idx: i32,
+    account_id: &'a str,
+    asset: &'a str,
+    amount: i64,
+}
+
+/// A posting as read back, with the kind of its account.
+#[derive(Debug, Clone, Queryable)]
+pub struct PostingRow {
+    pub entry_id: String,
+    pub idx: i32,
+    pub account_id: String,
+    pub account_kind: String,
+    pub asset: String,
+    pub amount: i64,
+}
+
+/// An entry with its postings in order.
+#[derive(Debug, Clone)]
+pub struct PostedEntry {
+    pub entry: EntryRow,
+    pub postings: Vec<PostingRow>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = holds)]
+pub struct HoldRow {
+    pub id: String,
+    pub fund_id: String,
+    pub account_id: String,
+    pub asset: String,
+    pub amount: i64,
+    pub status: String,
+    pub posted_amount: Option<i64>,
+    pub entry_id: Option<String>,
+    pub ref_type: Option<String>,
+    pub ref_id: Option<String>,
+    pub reason: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub resolved_at: Option<i64>,
+    pub resolved_by: Option<String>,
+}
+
+/// An entry to write.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub fund_id: String,
+    pub kind: EntryKind,
+    pub reason: String,
+    pub actor_id: String,
+    pub ref_type: Option<String>,
+    pub ref_id: Option<String>,
+    pub effective_at: i64,
+    pub legs: Vec<Leg>,
+}
+
+impl From<LedgerError> for StoreError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Overdraft { .. } => StoreError::rule("insufficient_funds", e.to_string()),
+            LedgerError::HoldResolved(_) => StoreError::conflict("hold_resolved", e.to_string()),
+            LedgerError::ExceedsHold => StoreError::rule("exceeds_hold", e.to_string()),
+            LedgerError::Overflow => StoreError::rule("amount_overflow", e.to_string()),
+            LedgerError::TooFewPostings | LedgerError::ZeroAmount | LedgerError::Unbalanced(_) => {
+                StoreError::rule("unbalanced_entry", e.to_string())
+            }
+        }
+    }
+}
+
+type AccountKey = (AccountKind, String);
+
+/// Locks the fund row and returns its chain head (seq, hash).
+fn lock_fund(conn: &mut DbConnection, fund_id: &str) -> Result<(i64, String), StoreError> {
+    let q = funds::table
+        .find(fund_id)
+        .select((funds::chain_seq, funds::chain_head));
+    let head = match conn {
+        DbConnection::Pg(c) => q.for_update().first::<(i64, String)>(c).optional()?,
+        DbConnection::Sqlite(c) => q.first::<(i64, String)>(c).optional()?,
+    };
+    head.ok_or(StoreError::NotFound)
+}
+
+/// Returns the fund's accounts for `keys`, creating missing ones, locked in id order.
+fn lock_accounts(
+    conn: &mut DbConnection,
+    fund_id: &str,
+    keys: &BTreeSet<AccountKey>,
+) -> Result<BTreeMap<AccountKey, AccountRow>, StoreError> {
+    let existing: Vec<AccountRow> = accounts::table
+        .filter(accounts::fund_id.eq(fund_id))
+        .select(AccountRow::as_select())
+        .load(conn)?;
+    let mut ids = Vec::with_capacity(keys.len());
+    for (kind, asset) in keys {
+        match existing
+            .iter()
+            .find(|a| a.kind == kind.as_str() && &a.asset == asset)
+        {
+            Some(a) => ids.push(a.id.clone()),
+            None => {
+                crate::assets::get(conn, "asset", asset)?;
+                let row = AccountRow {
+                    id: AccountId::new().to_string(),
+                    fund_id: fund_id.to_owned(),
+                    kind: kind.as_str().to_owned(),
+                    asset: asset.clone(),
+                    posted: 0,
+                    reserved: 0,
+                };
+                diesel::insert_into(accounts::table)
+                    .values(&row)
+                    .execute(conn)?;
+                ids.push(row.id);
+            }
+        }
+    }
+    ids.sort();
+    // `as_select` is typed by backend, so the query is built in each arm.
+    macro_rules! query {
+        () => {
+            accounts::table
+                .filter(accounts::id.eq_any(&ids))
+                .order(accounts::id.asc())
+                .select(AccountRow::as_select())
+        };
+    }
+    let rows: Vec<AccountRow> = match conn {
+        DbConnection::Pg(c) => query!().for_update().load(c)?,
+        DbConnection::Sqlite(c) => query!().load(c)?,
+    };
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let kind = AccountKind::parse(&row.kind)
+            .ok_or_else(|| StoreError::Internal(format!("stored account kind {}", row.kind)))?;
+        out.insert((kind, row.asset.clone()), row);
+    }
+    Ok(out)
+}
+
+fn write_balance(conn: &mut DbConnection, row: &AccountRow) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(&row.id))
+        .set((
+            accounts::posted.eq(row.posted),
+            accounts::reserved.eq(row.reserved),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes an entry through the posting path. `release` first frees a reservation on one of the
+/// entry's accounts (when a hold is posted). Runs inside the caller's transaction.
+fn post_inner(
+    conn: &mut DbConnection,
+    e: &NewEntry,
+    reverses: Option<&str>,
+    release: Option<(AccountKey, i64)>,
+) -> Result<PostedEntry, StoreError> {
+    check_legs(&e.legs)?;
+    let reason = domain::text::required("reason", &e.reason, 1000)?;
+    let (seq, head) = lock_fund(conn, &e.fund_id)?;
+    let keys: BTreeSet<AccountKey> = e
+        .legs
+        .iter()
+        .map(|l| (l.account, l.asset.clone()))
+        .chain(release.iter().map(|(k, _)| k.clone()))
+        .collect();
+    let mut accounts = lock_accounts(conn, &e.fund_id, &keys)?;
+
+    // All balances are computed before anything is written: a refusal changes nothing.
+    if let Some((key, amount)) = &release {
+        let row = accounts
+            .get_mut(key)
+            .ok_or_else(|| StoreError::Internal("released account missing".into()))?;
+        let b = row.balance().release(*amount)?;
+        row.reserved = b.reserved;
+    }
+    for leg in &e.legs {
+        let row = accounts
+            .get_mut(&(leg.account, leg.asset.clone()))
+            .ok_or_else(|| StoreError::Internal("leg account missing".into()))?;
+        let b = row
+            .balance()
+            .apply(&leg.asset, leg.amount, leg.account.no_overdraft())?;
+        row.posted = b.posted;
+    }
+
+    let seq = seq + 1;
+    let prev = parse_hash(&head).ok_or_else(|| StoreError::Internal("stored chain head".into()))?;
+    let entry_id = EntryId::new().to_string();
+    let recorded_at = now_micros();
+    let mut posting_rows = Vec::with_capacity(e.legs.len());
+    for (i, leg) in e.legs.iter().enumerate() {
+        let account = &accounts[&(leg.account, leg.asset.clone())];
+        posting_rows.push(PostingRow {
+            entry_id: entry_id.clone(),
+            idx: i32::try_from(i).map_err(|_| StoreError::Internal("too many postings".into()))?,
+            account_id: account.id.clone(),
+            account_kind: leg.account.as_str().to_owned(),
+            asset: leg.asset.clone(),
+            amount: leg.amount,
+        });
+    }
+    let canonical = CanonicalEntry {
+        fund_id: &e.fund_id,
+        seq,
+        entry_id: &entry_id,
+        kind: e.kind.as_str(),
+        effective_at: e.effective_at,
+        recorded_at,
+        actor_id: &e.actor_id,
+        reason: &reason,
+        ref_type: e.ref_type.as_deref().unwrap_or_default(),
+        ref_id: e.ref_id.as_deref().unwrap_or_default(),
+        reverses_entry_id: reverses.unwrap_or_default(),
+        postings: posting_rows
+            .iter()
+            .map(|p| {
+                (
+                    p.account_id.as_str(),
+                    p.account_kind.as_str(),
+                    p.asset.as_str(),
+                    p.amount,
+                )
+            })
+            .collect(),
+    };
+    let hash = hex::encode(canonical.hash(&prev));
+
+    for p in &posting_rows {
+        diesel::insert_into(postings::table)
+            .values(&NewPosting {
+                entry_id: &p.entry_id,
+                idx: p.idx,
+                account_id: &p.account_id,
+                asset: &p.asset,
+                amount: p.amount,
+            })
+            .execute(conn)?;
+    }
+    let entry = EntryRow {
+        id: entry_id,
+        fund_id: e.fund_id.clone(),
+        seq,
+        kind: e.kind.as_str().to_owned(),
+        reason,
+        actor_id: e.actor_id.clone(),
+        ref_type: e.ref_type.clone(),
+        ref_id: e.ref_id.clone(),
+        reverses_entry_id: reverses.map(str::to_owned),
+        effective_at: e.effective_at,
+        recorded_at,
+        prev_hash: head,
+        hash: hash.clone(),
+    };
+    diesel::insert_into(entries::table)
+        .values(&entry)
+        .execute(conn)?;
+    for row in accounts.values() {
+        write_balance(conn, row)?;
+    }
+    diesel::update(funds::table.find(&e.fund_id))
+        .set((funds::chain_seq.eq(seq), funds::chain_head.eq(&hash)))
+        .execute(conn)?;
+    Ok(PostedEntry {
+        entry,
+        postings: posting_rows,
+    })
+}
+
+/// Writes an entry (see the module documentation). Call inside [`crate::Db::write`].
+pub fn post(conn: &mut DbConnection, e: &NewEntry) -> Result<PostedEntry, StoreError> {
+    post_inner(conn, e, None, None)
+}
+
+/// Reverses an entry at most once, by an entry with the opposite postings linked to it. A
+/// reversal itself cannot be reversed. The reversal obeys the no-overdraft rule like any entry.
+pub fn reverse(
+    conn: &mut DbConnection,
+    entry_id: &str,
+    reason: &str,
+    actor_id: &str,
+) -> Result<PostedEntry, StoreError> {
+    let original = entry(conn, entry_id)?;
+    lock_fund(conn, &original.entry.fund_id)?;
+    if original.entry.kind == EntryKind::Reversal.as_str() {
+        return Err(StoreError::rule(
+            "reversal_not_reversible",
+            "a reversal cannot itself be reversed",
+        ));
+    }
+    let already: bool = diesel::select(diesel::dsl::exists(
+        entries::table.filter(entries::reverses_entry_id.eq(entry_id)),
+    ))
+    .get_result(conn)?;
+    if already {
+        return Err(StoreError::conflict(
+            "already_reversed",
+            "this entry has already been reversed",
+        ));
+    }
+    let legs = original
+        .postings
+        .iter()
+        .map(|p| {
+            Ok(Leg {
+                account: AccountKind::parse(&p.account_kind)
+                    .ok_or_else(|| StoreError::Internal("stored account kind".into()))?,
+                asset: p.asset.clone(),
+                amount: p.amount,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let e = NewEntry {
+        fund_id: original.entry.fund_id.clone(),
+        kind: EntryKind::Reversal,
+        reason: reason.to_owned(),
+        actor_id: actor_id.to_owned(),
+        ref_type: original.entry.ref_type.clone(),
+        ref_id: original.entry.ref_id.clone(),
+        effective_at: now_micros(),
+        legs: reversal_legs(&legs)?,
+    };
+    post_inner(conn, &e, Some(entry_id), None).map_err(|err| match err {
+        StoreError::Db(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => StoreError::conflict("already_reversed", "this entry has already been reversed"),
+        other => other,
+    })
+}
+
+/// Reserves `amount` of the fund's available `asset` (the first phase of a payout).
+pub fn reserve(
+    conn: &mut DbConnection,
+    fund_id: &str,
+    asset: &str,
+    amount: i64,
+    reason: &str,
+    actor_id: &str,
+    reference: Option<(&str, &str)>,
+) -> Result<HoldRow, StoreError> {
+    let reason = domain::text::required("reason", reason, 1000)?;
+    lock_fund(conn, fund_id)?;
+    let key = (AccountKind::Fund, asset.to_owned());
+    let mut accounts = lock_accounts(conn, fund_id, &BTreeSet::from([key.clone()]))?;
+    let row = accounts
+        .get_mut(&key)
+        .ok_or_else(|| StoreError::Internal("fund account missing".into()))?;
+    let b = row.balance().reserve(asset, amount)?;
+    row.reserved = b.reserved;
+    write_balance(conn, row)?;
+    let hold = HoldRow {
+        id: HoldId::new().to_string(),
+        fund_id: fund_id.to_owned(),
+        account_id: row.id.clone(),
+        asset: asset.to_owned(),
+        amount,
+        status: HoldStatus::Pending.as_str().to_owned(),
+        posted_amount: None,
+        entry_id: None,
+        ref_type: reference.map(|r| r.0.to_owned()),
+        ref_id: reference.map(|r| r.1.to_owned()),
+        reason,
+        created_at: now_micros(),
+        created_by: actor_id.to_owned(),
+        resolved_at: None,
+        resolved_by: None,
+    };
+    diesel::insert_into(holds::table)
+        .values(&hold)
+        .execute(conn)?;
+    Ok(hold)
+}
+
+/// Locks the hold's fund, then reads the hold and checks it may move to `to`.
+fn pending_hold(
+    conn: &mut DbConnection,
+    hold_id: &str,
+    to: HoldStatus,
+) -> Result<HoldRow, StoreError> {
+    let fund_id: String = holds::table
+        .find(hold_id)
+        .select(holds::fund_id)
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    lock_fund(conn, &fund_id)?;
+    let hold: HoldRow = holds::table
+        .find(hold_id)
+        .select(HoldRow::as_select())
+        .first(conn)?;
+    HoldStatus::parse(&hold.status)
+        .ok_or_else(|| StoreError::Internal("stored hold status".into()))?
+        .resolve(to)?;
+    Ok(hold)
+}
+
+/// The second phase of a payout: what to post from a pending hold.
+#[derive(Debug, Clone)]
+pub struct PostHold {
+    pub hold_id: String,
+    /// At most the hold's amount; the whole reservation is released either way.
+    pub amount: i64,
+    /// Where the money goes (payouts, in transit).
+    pub counter: AccountKind,
+    pub kind: EntryKind,
+    pub reason: String,
+    pub actor_id: String,
+    pub effective_at: i64,
+}
+
+/// Posts from a pending hold to its counter account and releases the whole reservation. At most
+/// once per hold.
+pub fn post_hold(
+    conn: &mut DbConnection,
+    p: &PostHold,
+) -> Result<(HoldRow, PostedEntry), StoreError> {
+    let (hold_id, amount, counter, kind, reason, actor_id, effective_at) = (
+        p.hold_id.as_str(),
+        p.amount,
+        p.counter,
+        p.kind,
+        p.reason.as_str(),
+        p.actor_id.as_str(),
+        p.effective_at,
+    );
+    let hold = pending_hold(conn, hold_id, HoldStatus::Posted)?;
+    check_post_amount(hold.amount, amount)?;
+    let e = NewEntry {
+        fund_id: hold.fund_id.clone(),
+        kind,
+        reason: reason.to_owned(),
+        actor_id: actor_id.to_owned(),
+        ref_type: hold.ref_type.clone(),
+        ref_id: hold.ref_id.clone(),
+        effective_at,
+        legs: vec![
+            Leg {
+                account: AccountKind::Fund,
+                asset: hold.asset.clone(),
+                amount: amount.checked_neg().ok_or(LedgerError::Overflow)?,
+            },
+            Leg {
+                account: counter,
+                asset: hold.asset.clone(),
+                amount,
+            },
+        ],
+    };
+    let posted = post_inner(
+        conn,
+        &e,
+        None,
+        Some(((AccountKind::Fund, hold.asset.clone()), hold.amount)),
+    )?;
+    let now = now_micros();
+    diesel::update(holds::table.find(hold_id))
+        .set((
+            holds::status.eq(HoldStatus::Posted.as_str()),
+            holds::posted_amount.eq(Some(amount)),
+            holds::entry_id.eq(Some(&posted.entry.id)),
+            holds::resolved_at.eq(Some(now)),
+            holds::resolved_by.eq(Some(actor_id)),
+        ))
+        .execute(conn)?;
+    let hold = holds::table
+        .find(hold_id)
+        .select(HoldRow::as_select())
+        .first(conn)?;
+    Ok((hold, posted))
+}
+
+/// Voids a pending hold, releasing its reservation. At most once per hold.
+pub fn void_hold(
+    conn: &mut DbConnection,
+    hold_id: &str,
+    actor_id: &str,
+) -> Result<HoldRow, StoreError> {
+    let hold = pending_hold(conn, hold_id, HoldStatus::Voided)?;
+    let key = (AccountKind::Fund, hold.asset.clone());
+    let mut accounts = lock_accounts(conn, &hold.fund_id, &BTreeSet::from([key.clone()]))?;
+    let row = accounts
+        .get_mut(&key)
+        .ok_or_else(|| StoreError::Internal("fund account missing".into()))?;
+    row.reserved = row.balance().release(hold.amount)?.reserved;
+    write_balance(conn, row)?;
+    diesel::update(holds::table.find(hold_id))
+        .set((
+            holds::status.eq(HoldStatus::Voided.as_str()),
+            holds::resolved_at.eq(Some(now_micros())),
+            holds::resolved_by.eq(Some(actor_id)),
+        ))
+        .execute(conn)?;
+    Ok(holds::table
+        .find(hold_id)
+        .select(HoldRow::as_select())
+        .first(conn)?)
+}
+
+pub fn hold(conn: &mut DbConnection, hold_id: &str) -> Result<HoldRow, StoreError> {
+    holds::table
+        .find(hold_id)
+        .select(HoldRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+fn postings_of(
+    conn: &mut DbConnection,
+    entry_ids: &[String],
+) -> Result<BTreeMap<String, Vec<PostingRow>>, StoreError> {
+    let rows: Vec<PostingRow> = postings::table
+        .inner_join(accounts::table)
+        .filter(postings::entry_id.eq_any(entry_ids))
+        .order((postings::entry_id.asc(), postings::idx.asc()))
+        .select((
+            postings::entry_id,
+            postings::idx,
+            postings::account_id,
+            accounts::kind,
+            postings::asset,
+            postings::amount,
+        ))
+        .load(conn)?;
+    let mut out: BTreeMap<String, Vec<PostingRow>> = BTreeMap::new();
+    for r in rows {
+        out.entry(r.entry_id.clone()).or_default().push(r);
+    }
+    Ok(out)
+}
+
+fn with_postings(
+    conn: &mut DbConnection,
+    rows: Vec<EntryRow>,
+) -> Result<Vec<PostedEntry>, StoreError> {
+    let ids: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
+    let mut postings = postings_of(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|entry| {
+            let postings = postings.remove(&entry.id).unwrap_or_default();
+            PostedEntry { entry, postings }
+        })
+        .collect())
+}
+
+pub fn entry(conn: &mut DbConnection, entry_id: &str) -> Result<PostedEntry, StoreError> {
+    let row = entries::table
+        .find(entry_id)
+        .select(EntryRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    with_postings(conn, vec![row])?
+        .pop()
+        .ok_or(StoreError::NotFound)
+}
+
+/// Whether an entry has been reversed.
+pub fn reversed_by(conn: &mut DbConnection, entry_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(entries::table
+        .filter(entries::reverses_entry_id.eq(entry_id))
+        .select(entries::id)
+        .first(conn)
+        .optional()?)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct EntryFilter {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub after_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// A fund's entries in chain order with their postings; `limit + 1` are read.
+pub fn entries_page(
+    conn: &mut DbConnection,
+    fund_id: &str,
+    f: &EntryFilter,
+) -> Result<Vec<PostedEntry>, StoreError> {
+    let mut q = entries::table
+        .filter(entries::fund_id.eq(fund_id))
+        .select(EntryRow::as_select())
+        .order(entries::seq.asc())
+        .limit(f.limit + 1)
+        .into_boxed();
+    if let Some(from) = f.from {
+        q = q.filter(entries::effective_at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(entries::effective_at.lt(to));
+    }
+    if let Some(after) = f.after_seq {
+        q = q.filter(entries::seq.gt(after));
+    }
+    let rows = q.load(conn)?;
+    with_postings(conn, rows)
+}
+
+/// A fund account's balance of one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetBalance {
+    pub asset: String,
+    pub posted: i64,
+    pub reserved: i64,
+}
+
+/// The fund's balances per asset, now or as of an instant: postings whose entry is effective at
+/// or before it, and holds made at or before it and not yet resolved then.
+pub fn balances(
+    conn: &mut DbConnection,
+    fund_id: &str,
+    as_of: Option<i64>,
+) -> Result<Vec<AssetBalance>, StoreError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let Some(t) = as_of else {
+        let rows: Vec<AccountRow> = accounts::table
+            .filter(accounts::fund_id.eq(fund_id))
+            .filter(accounts::kind.eq(AccountKind::Fund.as_str()))
+            .order(accounts::asset.asc())
+            .select(AccountRow::as_select())
+            .load(conn)?;
+        return Ok(rows
+            .into_iter()
+            .map(|a| AssetBalance {
+                asset: a.asset,
+                posted: a.posted,
+                reserved: a.reserved,
+            })
+            .collect());
+    };
+    let posted: Vec<(String, i64)> = postings::table
+        .inner_join(accounts::table)
+        .inner_join(entries::table)
+        .filter(accounts::fund_id.eq(fund_id))
+        .filter(accounts::kind.eq(AccountKind::Fund.as_str()))
+        .filter(entries::effective_at.le(t))
+        .group_by(accounts::asset)
+        .select((
+            accounts::asset,
+            sql::<BigInt>("CAST(SUM(postings.amount) AS BIGINT)"),
+        ))
+        .load(conn)?;
+    let reserved: Vec<(String, i64)> = holds::table
+        .filter(holds::fund_id.eq(fund_id))
+        .filter(holds::created_at.le(t))
+        .filter(holds::resolved_at.is_null().or(holds::resolved_at.gt(t)))
+        .group_by(holds::asset)
+        .select((
+            holds::asset,
+            sql::<BigInt>("CAST(SUM(holds.amount) AS BIGINT)"),
+        ))
+        .load(conn)?;
+    let mut out: BTreeMap<String, AssetBalance> = BTreeMap::new();
+    let assets: Vec<String> = accounts::table
+        .filter(accounts::fund_id.eq(fund_id))
+        .filter(accounts::kind.eq(AccountKind::Fund.as_str()))
+        .select(accounts::asset)
+        .load(conn)?;
+    for asset in assets {
+        out.insert(
+            asset.clone(),
+            AssetBalance {
+                asset,
+                posted: 0,
+                reserved: 0,
+            },
+        );
+    }
+    for (asset, sum) in posted {
+        if let Some(b) = out.get_mut(&asset) {
+            b.posted = sum;
+        }
+    }
+    for (asset, sum) in reserved {
+        if let Some(b) = out.get_mut(&asset) {
+            b.reserved = sum;
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+/// The outcome of recomputing a fund's hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verification {
+    pub fund_id: String,
+    pub ok: bool,
+    pub entries_checked: i64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub first_bad_seq: Option<i64>,
+    pub problem: Option<String>,
+}
+
+/// Recomputes the fund's chain from the genesis hash, in batches, and checks that every account
+/// balance equals the sum of its postings. Reports the first entry that does not verify.
+pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, StoreError> {
+    const BATCH: i64 = 1000;
+    let fund = crate::funds::get(conn, fund_id)?;
+    let mut prev = domain::ledger::GENESIS_HASH;
+    let mut expected_seq = 1;
+    let mut checked = 0;
+    let fail = |seq: Option<i64>, problem: String, checked: i64| Verification {
+        fund_id: fund_id.to_owned(),
+        ok: false,
+        entries_checked: checked,
+        head_seq: fund.chain_seq,
+        head_hash: fund.chain_head.clone(),
+        first_bad_seq: seq,
+        problem: Some(problem),
+    };
+    loop {
+        let page = entries_page(
+            conn,
+            fund_id,
+            &EntryFilter {
+                after_seq: Some(expected_seq - 1),
+                limit: BATCH - 1,
+                ..EntryFilter::default()
+            },
+        )?;
+        if page.is_empty() {
+            break;
+        }
+        for pe in &page {
+            let e = &pe.entry;
+            if e.seq != expected_seq {
+                return Ok(fail(
+                    Some(expected_seq),
+                    format!("entry {expected_seq} is missing"),
+                    checked,
+                ));
+            }
+            if e.prev_hash != hex::encode(prev) {
+                return Ok(fail(
+                    Some(e.seq),
+                    "prev_hash does not link to the previous entry".into(),
+                    checked,
+                ));
+            }
+            let canonical = CanonicalEntry {
+                fund_id: &e.fund_id,
+                seq: e.seq,
+                entry_id: &e.id,
+                kind: &e.kind,
+                effective_at: e.effective_at,
+                recorded_at: e.recorded_at,
+                actor_id: &e.actor_id,
+                reason: &e.reason,
+                ref_type: e.ref_type.as_deref().unwrap_or_default(),
+                ref_id: e.ref_id.as_deref().unwrap_or_default(),
+                reverses_entry_id: e.reverses_entry_id.as_deref().unwrap_or_default(),
+                postings: pe
+                    .postings
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.account_id.as_str(),
+                            p.account_kind.as_str(),
+                            p.asset.as_str(),
+                            p.amount,
+                        )
+                    })
+                    .collect(),
+            };
+            let hash = canonical.hash(&prev);
+            if hex::encode(hash) != e.hash {
+                return Ok(fail(
+                    Some(e.seq),
+                    "the entry does not match its hash".into(),
+                    checked,
+                ));
+            }
+            prev = hash;
+            expected_seq += 1;
+            checked += 1;
+        }
+    }
+    if checked != fund.chain_seq || hex::encode(prev) != fund.chain_head {
+        return Ok(fail(
+            Some(checked + 1),
+            format!(
+                "the fund's chain head (seq {}) does not match its entries (last seq {checked})",
+                fund.chain_seq
+            ),
+            checked,
+        ));
+    }
+    // Balances must equal their postings.
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let sums: Vec<(String, i64)> = postings::table
+        .inner_join(accounts::table)
+        .filter(accounts::fund_id.eq(fund_id))
+        .group_by(postings::account_id)
+        .select((
+            postings::account_id,
+            sql::<BigInt>("CAST(SUM(postings.amount) AS BIGINT)"),
+        ))
+        .load(conn)?;
+    let sums: BTreeMap<String, i64> = sums.into_iter().collect();
+    let rows: Vec<AccountRow> = accounts::table
+        .filter(accounts::fund_id.eq(fund_id))
+        .select(AccountRow::as_select())
+        .load(conn)?;
+    for a in rows {
+        let expected = sums.get(&a.id).copied().unwrap_or(0);
+        if a.posted != expected {
+            return Ok(fail(
+                None,
+                format!(
+                    "account {} has posted {} but its postings sum to {expected}",
+                    a.id, a.posted
+                ),
+                checked,
+            ));
+        }
+    }
+    Ok(Verification {
+        fund_id: fund_id.to_owned(),
+        ok: true,
+        entries_checked: checked,
+        head_seq: fund.chain_seq,
+        head_hash: fund.chain_head,
+        first_bad_seq: None,
+        problem: None,
+    })
+}
+
+/// Every fund id, for verifying all chains.
+pub fn fund_ids(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
+    Ok(funds::table
+        .select(funds::id)
+        .order(funds::id.asc())
+        .load(conn)?)
+}
+
+/// Whether the fund already has an opening balance of `asset` that is not reversed.
+pub fn has_opening_balance(
+    conn: &mut DbConnection,
+    fund_id: &str,
+    asset: &str,
+) -> Result<bool, StoreError> {
+    let ids: Vec<String> = postings::table
+        .inner_join(accounts::table)
+        .inner_join(entries::table)
+        .filter(accounts::fund_id.eq(fund_id))
+        .filter(accounts::kind.eq(AccountKind::Opening.as_str()))
+        .filter(accounts::asset.eq(asset))
+        .filter(entries::kind.eq(EntryKind::OpeningBalance.as_str()))
+        .select(entries::id)
+        .load(conn)?;
+    for id in ids {
+        if reversed_by(conn, &id)?.is_none() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,10 @@
+DROP TABLE holds;
+DROP TABLE postings;
+DROP TABLE entries;
+DROP TABLE accounts;
+DROP TABLE fund_bank_accounts;
+DROP TABLE funds;
+DROP TABLE assets;
+DROP FUNCTION relief_entry_balanced;
+DROP FUNCTION relief_postings_sealed;
+DROP FUNCTION relief_append_only;
