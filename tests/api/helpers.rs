@@ -237,3 +237,43 @@ pub async fn json(r: Response, status: u16) -> Value {
     assert_eq!(got, status, "unexpected status, body: {body}");
     body
 }
+
+impl TestApp {
+    /// Creates a fund for `unit` (2025 edition) and returns its JSON.
+    pub async fn create_fund(&self, token: &str, unit: &str, name: &str) -> Value {
+        let r = self
+            .post(
+                "/v1/funds",
+                token,
+                &json!({
+                    "unit": unit,
+                    "name": name,
+                    "custodian": "Ủy ban MTTQ Việt Nam",
+                    "custodian_kind": "fatherland_front",
+                }),
+            )
+            .await;
+        json(r, 201).await
+    }
+
+    /// The id of a user, read from the database.
+    pub fn user_id(&self, username: &str) -> String {
+        let name = username.to_owned();
+        self.db
+            .read(move |c| storage::users::by_username(c, &name))
+            .expect("read user")
+            .expect("user exists")
+            .id
+    }
+
+    /// The fund's balances as (asset, posted, reserved) in minor units, read from storage.
+    pub fn balances(&self, fund_id: &str) -> Vec<(String, i64, i64)> {
+        let id = fund_id.to_owned();
+        self.db
+            .read(move |c| storage::ledger::balances(c, &id, None))
+            .expect("balances")
+            .into_iter()
+            .map(|b| (b.asset, b.posted, b.reserved))
+            .collect()
+    }
+}

@@ -6,6 +6,8 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod ledger;
+mod ledger_storage;
 mod ops;
 mod units;
 mod users;

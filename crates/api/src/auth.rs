@@ -113,6 +113,20 @@ impl AuthUser {
         }
     }
 
+    /// Whether the caller acts for the whole country (no unit scope).
+    pub fn is_national(&self) -> bool {
+        self.scope.is_none()
+    }
+
+    /// Whether the caller may administer a user with the given scope: a national caller anyone,
+    /// a scoped caller only users scoped inside their own subtree.
+    pub fn covers_scope(&self, edition: Option<i32>, path: Option<&str>) -> bool {
+        match (edition, path) {
+            (Some(e), Some(p)) => self.covers(e, p),
+            _ => self.is_national(),
+        }
+    }
+
     /// 403 unless the unit is in scope (for writes; reads answer 404 instead, see
     /// [`AuthUser::visible`]).
     pub fn require_covers(&self, edition: i32, path: &str) -> Result<(), ApiError> {
@@ -182,8 +196,9 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// Counts failed logins per username; after [`LoginThrottle::MAX_FAILURES`] failures within
-/// [`LoginThrottle::WINDOW`], the username is refused (429) until the window has passed. Kept in
+/// Counts failed logins per key (username and client address); after
+/// [`LoginThrottle::MAX_FAILURES`] failures within [`LoginThrottle::WINDOW`], the key is refused
+/// (429) until the window has passed. Kept in
 /// memory: a restart forgets it, which is acceptable for a single-instance service.
 #[derive(Default)]
 pub struct LoginThrottle {

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// 503: the database cannot be reached.
     #[error("service unavailable")]
     Unavailable,
+    /// 503: up, but not ready to serve (for `/readyz`).
+    #[error("not ready: {0}")]
+    NotReady(&'static str),
     /// 500: the cause is logged once and never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,6 +88,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable => "service_unavailable",
+            Self::NotReady(_) => "not_ready",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -102,7 +106,7 @@ impl ApiError {
             Self::Validation(_) => "Invalid request content",
             Self::Rule { .. } => "Request refused by a rule",
             Self::TooManyRequests { .. } => "Too many requests",
-            Self::Unavailable => "Service unavailable",
+            Self::Unavailable | Self::NotReady(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -128,6 +132,7 @@ impl ApiError {
                 format!("too many attempts; retry in {retry_after_secs} seconds")
             }
             Self::Unavailable => "the database is unavailable; retry shortly".into(),
+            Self::NotReady(why) => (*why).to_owned(),
             Self::Internal(_) => "an internal error occurred".into(),
         }
     }
@@ -146,7 +151,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

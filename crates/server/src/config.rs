@@ -14,17 +14,21 @@ pub enum LogFormat {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Config {
     /// `DATABASE_URL`: a `postgres://` URL, or a SQLite file path (optionally `sqlite://`).
+    #[serde(deserialize_with = "scalar::string")]
     pub database_url: String,
     /// `RELIEF_BIND`: the address to listen on.
+    #[serde(deserialize_with = "scalar::string")]
     pub bind: String,
     /// `RELIEF_JWT_SECRET`: the token signing key (32 bytes or more). When unset, a random key is
     /// generated once and kept in the database.
+    #[serde(default, deserialize_with = "scalar::optional_string")]
     pub jwt_secret: Option<String>,
     /// `RELIEF_TOKEN_TTL_SECS`: how long an access token lives.
     pub token_ttl_secs: u64,
     /// `RELIEF_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
     /// `RELIEF_ADMIN_PASSWORD`: the password of the first `admin`, used only on an empty database.
+    #[serde(default, deserialize_with = "scalar::optional_string")]
     pub admin_password: Option<String>,
     /// `RELIEF_DB_MAX_CONNECTIONS`: pool size.
     pub db_max_connections: u32,
@@ -68,9 +72,19 @@ impl Config {
     /// Reads the configuration. The file is `RELIEF_CONFIG` if set, else `relief.toml` in the
     /// working directory if it exists.
     pub fn load() -> Result<Self, String> {
-        let file = std::env::var("RELIEF_CONFIG").unwrap_or_else(|_| "relief.toml".into());
+        let file = match std::env::var("RELIEF_CONFIG") {
+            Ok(path) => {
+                if !std::path::Path::new(&path).is_file() {
+                    return Err(format!(
+                        "configuration: RELIEF_CONFIG names {path}, which is not a file"
+                    ));
+                }
+                path
+            }
+            Err(_) => "relief.toml".into(),
+        };
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(&file))
+            .merge(Toml::file_exact(&file))
             .merge(Env::prefixed("RELIEF_").ignore(&["config"]))
             .merge(Env::raw().only(&["database_url"]))
             .extract()
@@ -89,5 +103,70 @@ impl Config {
             return Err("configuration: RELIEF_TOKEN_TTL_SECS must be between 60 and 86400".into());
         }
         Ok(())
+    }
+}
+
+/// Figment reads environment values as typed values (`123456789012` is a number, `[a]` a
+/// list); text settings such as passwords accept any scalar as its text.
+mod scalar {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Signed(i64),
+        Unsigned(u64),
+        Float(f64),
+        Bool(bool),
+    }
+
+    impl Scalar {
+        fn text(self) -> String {
+            match self {
+                Scalar::Text(s) => s,
+                Scalar::Signed(n) => n.to_string(),
+                Scalar::Unsigned(n) => n.to_string(),
+                Scalar::Float(n) => n.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            }
+        }
+    }
+
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Scalar::deserialize(d).map(Scalar::text)
+    }
+
+    pub fn optional_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<Scalar>::deserialize(d).map(|o| o.map(Scalar::text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    #[test]
+    fn numeric_and_list_like_secrets_stay_text() {
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("admin_password", 123456789012u64))
+            .merge(("jwt_secret", "[abc]"))
+            .extract()
+            .unwrap();
+        assert_eq!(c.admin_password.as_deref(), Some("123456789012"));
+        assert_eq!(c.jwt_secret.as_deref(), Some("[abc]"));
+    }
+
+    #[test]
+    fn short_secrets_and_odd_lifetimes_are_refused() {
+        let mut c = Config {
+            jwt_secret: Some("short".into()),
+            ..Config::default()
+        };
+        assert!(c.check().is_err());
+        c.jwt_secret = None;
+        c.token_ttl_secs = 5;
+        assert!(c.check().is_err());
     }
 }

@@ -25,6 +25,20 @@ enum Command {
     /// Manage administrative units.
     #[command(subcommand)]
     Units(UnitsCommand),
+    /// Check the ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute every fund's hash chain (or one fund's) and check balances against postings.
+    /// Prints one line per fund and exits non-zero if any fund fails, naming the first bad seq.
+    Verify {
+        /// Only this fund.
+        #[arg(long)]
+        fund: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +103,35 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
         Command::Migrate => {
             server::open_database(config)?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Ledger(LedgerCommand::Verify { fund }) => {
+            let db = server::open_database(config)?;
+            let ids = match fund {
+                Some(id) => vec![id],
+                None => db.read(storage::ledger::fund_ids)?,
+            };
+            let mut failed = 0;
+            for id in &ids {
+                let v = db.read(|c| storage::ledger::verify(c, id))?;
+                if v.ok {
+                    println!(
+                        "ok    fund {id}: {} entries, head seq {} {}",
+                        v.entries_checked, v.head_seq, v.head_hash
+                    );
+                } else {
+                    failed += 1;
+                    println!(
+                        "FAIL  fund {id}: first bad seq {}: {}",
+                        v.first_bad_seq.map_or("-".to_owned(), |s| s.to_string()),
+                        v.problem.unwrap_or_default()
+                    );
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} funds failed verification", ids.len());
+            }
+            println!("{} funds verified", ids.len());
             Ok(())
         }
         Command::Units(UnitsCommand::Import { file, edition }) => {

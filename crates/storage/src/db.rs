@@ -214,7 +214,7 @@ impl Db {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match conn.transaction(|c| f(c)) {
+            match transaction(&mut conn, &mut f) {
                 Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                     tracing::debug!(db.attempt = attempt, "retrying transaction: {e}");
                     std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
@@ -246,6 +246,33 @@ impl Db {
                 .map(|p| !p)
                 .map_err(|e| StoreError::Unavailable(e.to_string()))
         })
+    }
+}
+
+/// Runs `f` in a transaction. On SQLite the transaction starts with `BEGIN IMMEDIATE`, taking the
+/// write lock at once (waiting up to `busy_timeout`), so that a read-then-write transaction can
+/// never fail half way because another process (a CLI command) wrote in between.
+fn transaction<T>(
+    conn: &mut DbConnection,
+    f: &mut impl FnMut(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Pg(_) => conn.transaction(|c| f(c)),
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => {
+                    Manager::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    Manager::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            }
+        }
     }
 }
 

@@ -48,9 +48,17 @@ pub fn insert(conn: &mut DbConnection, row: &NewUserRow<'_>) -> Result<UserRow, 
             "a user with this username already exists",
         ));
     }
+    // A concurrent insert of the same name fails on the unique index: the same conflict.
     diesel::insert_into(users::table)
         .values(row)
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => StoreError::conflict("username_taken", "a user with this username already exists"),
+            e => e.into(),
+        })?;
     get(conn, &row.id)
 }
 

@@ -17,6 +17,7 @@ pub struct TokenRequest {
 /// 401, and costs the same argon2 verification, so the answer reveals nothing.
 pub async fn token(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let TokenRequest { username, password } = body.0;
@@ -24,7 +25,14 @@ pub async fn token(
     if username.is_empty() || username.len() > 64 || password.len() > 1024 {
         return Err(ApiError::Unauthorized);
     }
-    state.throttle.check(&username)?;
+    // Failures count per username and client address, so that a stranger cannot lock a user
+    // out from elsewhere by guessing wrong on purpose.
+    let client = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let throttle_key = format!("{username}|{client}");
+    state.throttle.check(&throttle_key)?;
     let lookup = username.clone();
     let user = state
         .read(move |c| storage::users::by_username(c, &lookup))
@@ -39,11 +47,11 @@ pub async fn token(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(user) = verified else {
-        state.throttle.failed(&username);
+        state.throttle.failed(&throttle_key);
         tracing::info!("login refused");
         return Err(ApiError::Unauthorized);
     };
-    state.throttle.succeeded(&username);
+    state.throttle.succeeded(&throttle_key);
     let access_token = issue_token(&state.keys, &user.id, state.token_ttl_secs)?;
     tracing::info!(user.id = %user.id, "login");
     Ok(HttpResponse::Ok()

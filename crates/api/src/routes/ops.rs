@@ -22,7 +22,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             "status": "ready",
             "database": state.db.backend().as_str(),
         }))),
-        Ok(false) => Err(ApiError::Unavailable),
+        Ok(false) => Err(ApiError::NotReady("database migrations are pending")),
         Err(_) => Err(ApiError::Unavailable),
     }
 }

@@ -154,7 +154,7 @@ pub async fn import(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
-    if user.scope.is_some() {
+    if !user.is_national() {
         return Err(ApiError::Forbidden(
             "only a national admin may import units",
         ));

@@ -184,11 +184,7 @@ async fn administered(
     id: String,
 ) -> Result<UserRow, ApiError> {
     let target = state.read(move |c| storage::users::get(c, &id)).await?;
-    let visible = match (&target.scope_edition, &target.scope_path) {
-        (Some(e), Some(p)) => caller.covers(*e, p),
-        _ => caller.scope.is_none(),
-    };
-    if visible {
+    if caller.covers_scope(target.scope_edition, target.scope_path.as_deref()) {
         Ok(target)
     } else {
         Err(ApiError::NotFound)
