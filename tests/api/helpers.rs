@@ -266,7 +266,8 @@ impl TestApp {
             .id
     }
 
-    /// The fund's balances as (asset, posted, reserved) in minor units, read from storage.
+    /// The fund's balances as (asset, posted, reserved) in minor units per account, read from
+    /// storage.
     pub fn balances(&self, fund_id: &str) -> Vec<(String, i64, i64)> {
         let id = fund_id.to_owned();
         self.db

@@ -8,11 +8,7 @@ use storage::ledger::{NewEntry, PostHold};
 use storage::{DbConnection, StoreError};
 
 fn leg(account: AccountKind, asset: &str, amount: i64) -> Leg {
-    Leg {
-        account,
-        asset: asset.into(),
-        amount,
-    }
+    Leg::new(account, asset, amount)
 }
 
 fn donation(fund: &str, actor: &str, amount: i64) -> NewEntry {
@@ -28,6 +24,18 @@ fn donation(fund: &str, actor: &str, amount: i64) -> NewEntry {
             leg(AccountKind::Fund, "VND", amount),
             leg(AccountKind::Donations, "VND", -amount),
         ],
+    }
+}
+
+fn hold_of(fund: &str, amount: i64, reason: &str, actor: &str) -> storage::ledger::NewHold {
+    storage::ledger::NewHold {
+        fund_id: fund.into(),
+        asset: "VND".into(),
+        designation: String::new(),
+        amount,
+        reason: reason.into(),
+        actor_id: actor.into(),
+        reference: None,
     }
 }
 
@@ -79,7 +87,7 @@ async fn holds_reserve_post_and_void_once(b: Backend) {
     let (a, f2) = (actor.clone(), f.clone());
     let hold = app
         .db
-        .write(move |c| storage::ledger::reserve(c, &f2, "VND", 600, "approved", &a, None))
+        .write(move |c| storage::ledger::reserve(c, &hold_of(&f2, 600, "approved", &a)))
         .unwrap();
     assert_eq!(app.balances(&f), [("VND".to_owned(), 1000, 600)]);
 
@@ -88,7 +96,7 @@ async fn holds_reserve_post_and_void_once(b: Backend) {
     let (a, f2) = (actor.clone(), f.clone());
     let e = app
         .db
-        .write(move |c| storage::ledger::reserve(c, &f2, "VND", 401, "x", &a, None))
+        .write(move |c| storage::ledger::reserve(c, &hold_of(&f2, 401, "x", &a)))
         .unwrap_err();
     assert_eq!(code(&e), "insufficient_funds");
     let (a, f2) = (actor.clone(), f.clone());
@@ -145,7 +153,7 @@ async fn holds_reserve_post_and_void_once(b: Backend) {
     let (a, f2) = (actor.clone(), f.clone());
     let h2 = app
         .db
-        .write(move |c| storage::ledger::reserve(c, &f2, "VND", 500, "x", &a, None))
+        .write(move |c| storage::ledger::reserve(c, &hold_of(&f2, 500, "x", &a)))
         .unwrap();
     assert_eq!(app.balances(&f), [("VND".to_owned(), 500, 500)]);
     let (hid, a) = (h2.id.clone(), actor.clone());
@@ -390,7 +398,7 @@ async fn concurrent_mixed_operations_keep_the_invariants(b: Backend) {
                             .map(|_| ()),
                         3 => db
                             .write(|c| {
-                                storage::ledger::reserve(c, &fund, "VND", amount, "hold", &a, None)
+                                storage::ledger::reserve(c, &hold_of(&fund, amount, "hold", &a))
                             })
                             .map(|h| holds.push(h.id)),
                         4 => match holds.pop() {

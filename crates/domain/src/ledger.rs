@@ -93,7 +93,55 @@ impl EntryKind {
 pub struct Leg {
     pub account: AccountKind,
     pub asset: String,
+    /// The earmark of the money (see [`Designation`]); empty for unrestricted money.
+    pub designation: String,
     pub amount: i64,
+}
+
+impl Leg {
+    /// A leg on unrestricted money.
+    pub fn new(account: AccountKind, asset: &str, amount: i64) -> Self {
+        Self {
+            account,
+            asset: asset.to_owned(),
+            designation: String::new(),
+            amount,
+        }
+    }
+}
+
+/// A donor's earmark: what the money may be spent on. Its text form (the `designation` of an
+/// account) lists the parts present, in this order, separated by `;`:
+/// `incident=<id>;unit=<edition>:<code>;household=<id>;purpose=<text>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Designation {
+    pub incident: Option<String>,
+    pub unit: Option<(i32, String)>,
+    pub household: Option<String>,
+    pub purpose: Option<String>,
+}
+
+impl Designation {
+    pub fn is_unrestricted(&self) -> bool {
+        *self == Self::default()
+    }
+
+    pub fn key(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(i) = &self.incident {
+            parts.push(format!("incident={i}"));
+        }
+        if let Some((e, c)) = &self.unit {
+            parts.push(format!("unit={e}:{c}"));
+        }
+        if let Some(h) = &self.household {
+            parts.push(format!("household={h}"));
+        }
+        if let Some(p) = &self.purpose {
+            parts.push(format!("purpose={}", p.replace(';', ",")));
+        }
+        parts.join(";")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,6 +191,7 @@ pub fn reversal_legs(legs: &[Leg]) -> Result<Vec<Leg>, LedgerError> {
             Ok(Leg {
                 account: l.account,
                 asset: l.asset.clone(),
+                designation: l.designation.clone(),
                 amount: l.amount.checked_neg().ok_or(LedgerError::Overflow)?,
             })
         })
@@ -274,6 +323,17 @@ pub fn check_post_amount(held: i64, post: i64) -> Result<(), LedgerError> {
 /// The hash that starts every fund's chain: 32 zero bytes.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
+/// The fields of a stored posting that its entry's hash covers.
+#[derive(Debug, Clone)]
+pub struct CanonicalPosting<'a> {
+    pub account_id: &'a str,
+    pub account_kind: &'a str,
+    pub designation: &'a str,
+    pub asset: &'a str,
+    /// Signed, in the asset's minor units.
+    pub amount: i64,
+}
+
 /// The fields of a stored entry that its hash covers. See ARCHITECTURE.md, "Hash chain".
 #[derive(Debug, Clone)]
 pub struct CanonicalEntry<'a> {
@@ -288,8 +348,8 @@ pub struct CanonicalEntry<'a> {
     pub ref_type: &'a str,
     pub ref_id: &'a str,
     pub reverses_entry_id: &'a str,
-    /// In posting order: account id, account kind, asset code, signed amount in minor units.
-    pub postings: Vec<(&'a str, &'a str, &'a str, i64)>,
+    /// In posting order.
+    pub postings: Vec<CanonicalPosting<'a>>,
 }
 
 fn field(out: &mut Vec<u8>, s: &str) {
@@ -316,11 +376,12 @@ impl CanonicalEntry<'_> {
         field(&mut out, self.ref_id);
         field(&mut out, self.reverses_entry_id);
         field(&mut out, &self.postings.len().to_string());
-        for (account, kind, asset, amount) in &self.postings {
-            field(&mut out, account);
-            field(&mut out, kind);
-            field(&mut out, asset);
-            field(&mut out, &amount.to_string());
+        for p in &self.postings {
+            field(&mut out, p.account_id);
+            field(&mut out, p.account_kind);
+            field(&mut out, p.designation);
+            field(&mut out, p.asset);
+            field(&mut out, &p.amount.to_string());
         }
         out
     }
@@ -345,11 +406,7 @@ mod tests {
     use super::*;
 
     fn leg(account: AccountKind, asset: &str, amount: i64) -> Leg {
-        Leg {
-            account,
-            asset: asset.into(),
-            amount,
-        }
+        Leg::new(account, asset, amount)
     }
 
     #[test]
@@ -408,6 +465,28 @@ mod tests {
         assert!(HoldStatus::Voided.resolve(HoldStatus::Posted).is_err());
     }
 
+    fn posting(amount: i64) -> CanonicalPosting<'static> {
+        CanonicalPosting {
+            account_id: "acc",
+            account_kind: "fund",
+            designation: "",
+            asset: "VND",
+            amount,
+        }
+    }
+
+    #[test]
+    fn designation_keys_are_canonical() {
+        assert_eq!(Designation::default().key(), "");
+        let d = Designation {
+            incident: Some("i1".into()),
+            unit: Some((2025, "C21583".into())),
+            household: None,
+            purpose: Some("rice; water".into()),
+        };
+        assert_eq!(d.key(), "incident=i1;unit=2025:C21583;purpose=rice, water");
+    }
+
     #[test]
     fn canonical_bytes_are_length_prefixed() {
         let e = CanonicalEntry {
@@ -422,14 +501,19 @@ mod tests {
             ref_type: "",
             ref_id: "",
             reverses_entry_id: "",
-            postings: vec![("acc", "fund", "VND", 5)],
+            postings: vec![posting(5)],
         };
         let b = e.bytes();
         assert_eq!(&b[..4], &15u32.to_be_bytes());
         assert_eq!(&b[4..19], b"relief.entry.v1");
         let h1 = e.hash(&GENESIS_HASH);
+        // The known answer documented in ARCHITECTURE.md, "Hash chain".
+        assert_eq!(
+            hex::encode(h1),
+            "6f308777034fa1301d844858333bbf0aba9d8bf222bd592a86ba686a07fd90c2"
+        );
         let mut e2 = e.clone();
-        e2.postings = vec![("acc", "fund", "VND", 6)];
+        e2.postings = vec![posting(6)];
         assert_ne!(h1, e2.hash(&GENESIS_HASH));
         assert_ne!(h1, e.hash(&h1));
     }

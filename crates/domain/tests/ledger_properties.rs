@@ -80,11 +80,7 @@ struct Book {
 }
 
 fn leg(account: AccountKind, asset: &str, amount: i64) -> Leg {
-    Leg {
-        account,
-        asset: asset.to_owned(),
-        amount,
-    }
+    Leg::new(account, asset, amount)
 }
 
 /// The legs moving `amount` of `asset` from account `from` to account `to`.

@@ -113,7 +113,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             };
             let mut failed = 0;
             for id in &ids {
-                let v = db.read(|c| storage::ledger::verify(c, id))?;
+                let v = db.read_snapshot(|c| storage::ledger::verify(c, id))?;
                 if v.ok {
                     println!(
                         "ok    fund {id}: {} entries, head seq {} {}",

@@ -61,6 +61,14 @@ pub fn insert(conn: &mut DbConnection, row: &AssetRow) -> Result<(), StoreError>
     }
     diesel::insert_into(assets::table)
         .values(row)
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|e| {
+            crate::error::unique_as(e, || {
+                StoreError::conflict(
+                    "asset_exists",
+                    format!("the asset {} already exists", row.code),
+                )
+            })
+        })?;
     Ok(())
 }

@@ -201,6 +201,34 @@ impl Db {
         f(&mut conn)
     }
 
+    /// Runs read-only work on one consistent snapshot of the database (REPEATABLE READ on
+    /// PostgreSQL, a read transaction on SQLite), for reads that must not see a half of
+    /// concurrent writes (chain verification, exports).
+    pub fn read_snapshot<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        type Manager = <DbConnection as Connection>::TransactionManager;
+        let mut conn = self.get(&self.pool)?;
+        let conn = &mut *conn;
+        match conn {
+            DbConnection::Pg(inner) => AnsiTransactionManager::begin_transaction_sql(
+                inner,
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            )?,
+            DbConnection::Sqlite(inner) => {
+                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?
+            }
+        }
+        let result = f(conn);
+        match &result {
+            Ok(_) => Manager::commit_transaction(conn)?,
+            Err(_) => Manager::rollback_transaction(conn)?,
+        }
+        result
+    }
+
     /// Runs `f` in one transaction on the writer, retrying a bounded number of times when
     /// PostgreSQL reports a serialization failure or a deadlock. `f` may run more than once, so
     /// it must not have effects outside the transaction.

@@ -23,6 +23,18 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// Maps a unique-index violation (a concurrent duplicate that passed the existence check) to the
+/// same error the check gives; any other error is kept.
+pub(crate) fn unique_as(e: diesel::result::Error, make: impl FnOnce() -> StoreError) -> StoreError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => make(),
+        e => e.into(),
+    }
+}
+
 impl StoreError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict {

@@ -114,7 +114,16 @@ pub fn create(conn: &mut DbConnection, new: &NewFund) -> Result<FundRow, StoreEr
                 account_name: b.account_name.clone(),
                 created_at: now,
             })
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|e| {
+                crate::error::unique_as(e, || {
+                    domain::Invalid::new(
+                        format!("bank_accounts[{i}].account_number"),
+                        "this bank account already belongs to a fund",
+                    )
+                    .into()
+                })
+            })?;
     }
     get(conn, &id)
 }

@@ -30,6 +30,7 @@ pub struct AccountRow {
     pub fund_id: String,
     pub kind: String,
     pub asset: String,
+    pub designation: String,
     pub posted: i64,
     pub reserved: i64,
 }
@@ -71,15 +72,28 @@ struct NewPosting<'a> {
     amount: i64,
 }
 
-/// A posting as read back, with the kind of its account.
+/// A posting as read back, with the kind and designation of its account.
 #[derive(Debug, Clone, Queryable)]
 pub struct PostingRow {
     pub entry_id: String,
     pub idx: i32,
     pub account_id: String,
     pub account_kind: String,
+    pub designation: String,
     pub asset: String,
     pub amount: i64,
+}
+
+impl PostingRow {
+    fn canonical(&self) -> domain::ledger::CanonicalPosting<'_> {
+        domain::ledger::CanonicalPosting {
+            account_id: &self.account_id,
+            account_kind: &self.account_kind,
+            designation: &self.designation,
+            asset: &self.asset,
+            amount: self.amount,
+        }
+    }
 }
 
 /// An entry with its postings in order.
@@ -136,10 +150,13 @@ impl From<LedgerError> for StoreError {
     }
 }
 
-type AccountKey = (AccountKind, String);
+/// An account of a fund: kind, asset, designation.
+type AccountKey = (AccountKind, String, String);
 
-/// Locks the fund row and returns its chain head (seq, hash).
-fn lock_fund(conn: &mut DbConnection, fund_id: &str) -> Result<(i64, String), StoreError> {
+/// Locks the fund row and returns its chain head (seq, hash). Every ledger write of the fund
+/// takes this lock first; a check that must not race with another write (such as "no opening
+/// balance yet") takes it before checking.
+pub fn lock_fund(conn: &mut DbConnection, fund_id: &str) -> Result<(i64, String), StoreError> {
     let q = funds::table
         .find(fund_id)
         .select((funds::chain_seq, funds::chain_head));
@@ -161,10 +178,10 @@ fn lock_accounts(
         .select(AccountRow::as_select())
         .load(conn)?;
     let mut ids = Vec::with_capacity(keys.len());
-    for (kind, asset) in keys {
+    for (kind, asset, designation) in keys {
         match existing
             .iter()
-            .find(|a| a.kind == kind.as_str() && &a.asset == asset)
+            .find(|a| a.kind == kind.as_str() && &a.asset == asset && &a.designation == designation)
         {
             Some(a) => ids.push(a.id.clone()),
             None => {
@@ -174,6 +191,7 @@ fn lock_accounts(
                     fund_id: fund_id.to_owned(),
                     kind: kind.as_str().to_owned(),
                     asset: asset.clone(),
+                    designation: designation.clone(),
                     posted: 0,
                     reserved: 0,
                 };
@@ -202,7 +220,7 @@ fn lock_accounts(
     for row in rows {
         let kind = AccountKind::parse(&row.kind)
             .ok_or_else(|| StoreError::Internal(format!("stored account kind {}", row.kind)))?;
-        out.insert((kind, row.asset.clone()), row);
+        out.insert((kind, row.asset.clone(), row.designation.clone()), row);
     }
     Ok(out)
 }
@@ -231,7 +249,7 @@ fn post_inner(
     let keys: BTreeSet<AccountKey> = e
         .legs
         .iter()
-        .map(|l| (l.account, l.asset.clone()))
+        .map(|l| (l.account, l.asset.clone(), l.designation.clone()))
         .chain(release.iter().map(|(k, _)| k.clone()))
         .collect();
     let mut accounts = lock_accounts(conn, &e.fund_id, &keys)?;
@@ -246,7 +264,7 @@ fn post_inner(
     }
     for leg in &e.legs {
         let row = accounts
-            .get_mut(&(leg.account, leg.asset.clone()))
+            .get_mut(&(leg.account, leg.asset.clone(), leg.designation.clone()))
             .ok_or_else(|| StoreError::Internal("leg account missing".into()))?;
         let b = row
             .balance()
@@ -260,12 +278,13 @@ fn post_inner(
     let recorded_at = now_micros();
     let mut posting_rows = Vec::with_capacity(e.legs.len());
     for (i, leg) in e.legs.iter().enumerate() {
-        let account = &accounts[&(leg.account, leg.asset.clone())];
+        let account = &accounts[&(leg.account, leg.asset.clone(), leg.designation.clone())];
         posting_rows.push(PostingRow {
             entry_id: entry_id.clone(),
             idx: i32::try_from(i).map_err(|_| StoreError::Internal("too many postings".into()))?,
             account_id: account.id.clone(),
             account_kind: leg.account.as_str().to_owned(),
+            designation: leg.designation.clone(),
             asset: leg.asset.clone(),
             amount: leg.amount,
         });
@@ -282,17 +301,7 @@ fn post_inner(
         ref_type: e.ref_type.as_deref().unwrap_or_default(),
         ref_id: e.ref_id.as_deref().unwrap_or_default(),
         reverses_entry_id: reverses.unwrap_or_default(),
-        postings: posting_rows
-            .iter()
-            .map(|p| {
-                (
-                    p.account_id.as_str(),
-                    p.account_kind.as_str(),
-                    p.asset.as_str(),
-                    p.amount,
-                )
-            })
-            .collect(),
+        postings: posting_rows.iter().map(PostingRow::canonical).collect(),
     };
     let hash = hex::encode(canonical.hash(&prev));
 
@@ -376,6 +385,7 @@ pub fn reverse(
                 account: AccountKind::parse(&p.account_kind)
                     .ok_or_else(|| StoreError::Internal("stored account kind".into()))?,
                 asset: p.asset.clone(),
+                designation: p.designation.clone(),
                 amount: p.amount,
             })
         })
@@ -399,19 +409,31 @@ pub fn reverse(
     })
 }
 
-/// Reserves `amount` of the fund's available `asset` (the first phase of a payout).
-pub fn reserve(
-    conn: &mut DbConnection,
-    fund_id: &str,
-    asset: &str,
-    amount: i64,
-    reason: &str,
-    actor_id: &str,
-    reference: Option<(&str, &str)>,
-) -> Result<HoldRow, StoreError> {
-    let reason = domain::text::required("reason", reason, 1000)?;
+/// The first phase of a payout: an amount to reserve on one of the fund's accounts.
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    pub fund_id: String,
+    pub asset: String,
+    /// The designation of the fund account drawn on ('' for unrestricted money).
+    pub designation: String,
+    pub amount: i64,
+    pub reason: String,
+    pub actor_id: String,
+    pub reference: Option<(String, String)>,
+}
+
+/// Reserves an amount of the fund's available money (the first phase of a payout).
+pub fn reserve(conn: &mut DbConnection, h: &NewHold) -> Result<HoldRow, StoreError> {
+    let (fund_id, asset, amount, actor_id) = (
+        h.fund_id.as_str(),
+        h.asset.as_str(),
+        h.amount,
+        h.actor_id.as_str(),
+    );
+    let reference = h.reference.as_ref().map(|(t, i)| (t.as_str(), i.as_str()));
+    let reason = domain::text::required("reason", &h.reason, 1000)?;
     lock_fund(conn, fund_id)?;
-    let key = (AccountKind::Fund, asset.to_owned());
+    let key = (AccountKind::Fund, asset.to_owned(), h.designation.clone());
     let mut accounts = lock_accounts(conn, fund_id, &BTreeSet::from([key.clone()]))?;
     let row = accounts
         .get_mut(&key)
@@ -496,6 +518,10 @@ pub fn post_hold(
     );
     let hold = pending_hold(conn, hold_id, HoldStatus::Posted)?;
     check_post_amount(hold.amount, amount)?;
+    let designation: String = accounts::table
+        .find(&hold.account_id)
+        .select(accounts::designation)
+        .first(conn)?;
     let e = NewEntry {
         fund_id: hold.fund_id.clone(),
         kind,
@@ -508,11 +534,13 @@ pub fn post_hold(
             Leg {
                 account: AccountKind::Fund,
                 asset: hold.asset.clone(),
+                designation: designation.clone(),
                 amount: amount.checked_neg().ok_or(LedgerError::Overflow)?,
             },
             Leg {
                 account: counter,
                 asset: hold.asset.clone(),
+                designation: designation.clone(),
                 amount,
             },
         ],
@@ -521,7 +549,10 @@ pub fn post_hold(
         conn,
         &e,
         None,
-        Some(((AccountKind::Fund, hold.asset.clone()), hold.amount)),
+        Some((
+            (AccountKind::Fund, hold.asset.clone(), designation),
+            hold.amount,
+        )),
     )?;
     let now = now_micros();
     diesel::update(holds::table.find(hold_id))
@@ -547,7 +578,11 @@ pub fn void_hold(
     actor_id: &str,
 ) -> Result<HoldRow, StoreError> {
     let hold = pending_hold(conn, hold_id, HoldStatus::Voided)?;
-    let key = (AccountKind::Fund, hold.asset.clone());
+    let designation: String = accounts::table
+        .find(&hold.account_id)
+        .select(accounts::designation)
+        .first(conn)?;
+    let key = (AccountKind::Fund, hold.asset.clone(), designation);
     let mut accounts = lock_accounts(conn, &hold.fund_id, &BTreeSet::from([key.clone()]))?;
     let row = accounts
         .get_mut(&key)
@@ -589,6 +624,7 @@ fn postings_of(
             postings::idx,
             postings::account_id,
             accounts::kind,
+            accounts::designation,
             postings::asset,
             postings::amount,
         ))
@@ -625,6 +661,21 @@ pub fn entry(conn: &mut DbConnection, entry_id: &str) -> Result<PostedEntry, Sto
     with_postings(conn, vec![row])?
         .pop()
         .ok_or(StoreError::NotFound)
+}
+
+/// For the given entries, the ids of the entries that reverse them.
+pub fn reversals_of(
+    conn: &mut DbConnection,
+    entry_ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let rows: Vec<(Option<String>, String)> = entries::table
+        .filter(entries::reverses_entry_id.eq_any(entry_ids))
+        .select((entries::reverses_entry_id, entries::id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(orig, id)| orig.map(|o| (o, id)))
+        .collect())
 }
 
 /// Whether an entry has been reversed.
@@ -669,16 +720,17 @@ pub fn entries_page(
     with_postings(conn, rows)
 }
 
-/// A fund account's balance of one asset.
+/// A fund account's balance: one asset, one designation ('' for unrestricted money).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetBalance {
     pub asset: String,
+    pub designation: String,
     pub posted: i64,
     pub reserved: i64,
 }
 
-/// The fund's balances per asset, now or as of an instant: postings whose entry is effective at
-/// or before it, and holds made at or before it and not yet resolved then.
+/// The fund's balances per asset and designation, now or as of an instant: postings whose entry
+/// is effective at or before it, and holds made at or before it and not yet resolved then.
 pub fn balances(
     conn: &mut DbConnection,
     fund_id: &str,
@@ -686,71 +738,58 @@ pub fn balances(
 ) -> Result<Vec<AssetBalance>, StoreError> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
+    let rows: Vec<AccountRow> = accounts::table
+        .filter(accounts::fund_id.eq(fund_id))
+        .filter(accounts::kind.eq(AccountKind::Fund.as_str()))
+        .order((accounts::asset.asc(), accounts::designation.asc()))
+        .select(AccountRow::as_select())
+        .load(conn)?;
     let Some(t) = as_of else {
-        let rows: Vec<AccountRow> = accounts::table
-            .filter(accounts::fund_id.eq(fund_id))
-            .filter(accounts::kind.eq(AccountKind::Fund.as_str()))
-            .order(accounts::asset.asc())
-            .select(AccountRow::as_select())
-            .load(conn)?;
         return Ok(rows
             .into_iter()
             .map(|a| AssetBalance {
                 asset: a.asset,
+                designation: a.designation,
                 posted: a.posted,
                 reserved: a.reserved,
             })
             .collect());
     };
-    let posted: Vec<(String, i64)> = postings::table
+    let posted: BTreeMap<String, i64> = postings::table
         .inner_join(accounts::table)
         .inner_join(entries::table)
         .filter(accounts::fund_id.eq(fund_id))
         .filter(accounts::kind.eq(AccountKind::Fund.as_str()))
         .filter(entries::effective_at.le(t))
-        .group_by(accounts::asset)
+        .group_by(postings::account_id)
         .select((
-            accounts::asset,
+            postings::account_id,
             sql::<BigInt>("CAST(SUM(postings.amount) AS BIGINT)"),
         ))
-        .load(conn)?;
-    let reserved: Vec<(String, i64)> = holds::table
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let reserved: BTreeMap<String, i64> = holds::table
         .filter(holds::fund_id.eq(fund_id))
         .filter(holds::created_at.le(t))
         .filter(holds::resolved_at.is_null().or(holds::resolved_at.gt(t)))
-        .group_by(holds::asset)
+        .group_by(holds::account_id)
         .select((
-            holds::asset,
+            holds::account_id,
             sql::<BigInt>("CAST(SUM(holds.amount) AS BIGINT)"),
         ))
-        .load(conn)?;
-    let mut out: BTreeMap<String, AssetBalance> = BTreeMap::new();
-    let assets: Vec<String> = accounts::table
-        .filter(accounts::fund_id.eq(fund_id))
-        .filter(accounts::kind.eq(AccountKind::Fund.as_str()))
-        .select(accounts::asset)
-        .load(conn)?;
-    for asset in assets {
-        out.insert(
-            asset.clone(),
-            AssetBalance {
-                asset,
-                posted: 0,
-                reserved: 0,
-            },
-        );
-    }
-    for (asset, sum) in posted {
-        if let Some(b) = out.get_mut(&asset) {
-            b.posted = sum;
-        }
-    }
-    for (asset, sum) in reserved {
-        if let Some(b) = out.get_mut(&asset) {
-            b.reserved = sum;
-        }
-    }
-    Ok(out.into_values().collect())
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|a| AssetBalance {
+            posted: posted.get(&a.id).copied().unwrap_or(0),
+            reserved: reserved.get(&a.id).copied().unwrap_or(0),
+            asset: a.asset,
+            designation: a.designation,
+        })
+        .collect())
 }
 
 /// The outcome of recomputing a fund's hash chain.
@@ -823,18 +862,7 @@ pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, St
                 ref_type: e.ref_type.as_deref().unwrap_or_default(),
                 ref_id: e.ref_id.as_deref().unwrap_or_default(),
                 reverses_entry_id: e.reverses_entry_id.as_deref().unwrap_or_default(),
-                postings: pe
-                    .postings
-                    .iter()
-                    .map(|p| {
-                        (
-                            p.account_id.as_str(),
-                            p.account_kind.as_str(),
-                            p.asset.as_str(),
-                            p.amount,
-                        )
-                    })
-                    .collect(),
+                postings: pe.postings.iter().map(PostingRow::canonical).collect(),
             };
             let hash = canonical.hash(&prev);
             if hex::encode(hash) != e.hash {

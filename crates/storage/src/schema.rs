@@ -81,6 +81,7 @@ diesel::table! {
         fund_id -> Text,
         kind -> Text,
         asset -> Text,
+        designation -> Text,
         posted -> BigInt,
         reserved -> BigInt,
     }

@@ -52,12 +52,10 @@ pub fn insert(conn: &mut DbConnection, row: &NewUserRow<'_>) -> Result<UserRow, 
     diesel::insert_into(users::table)
         .values(row)
         .execute(conn)
-        .map_err(|e| match e {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ) => StoreError::conflict("username_taken", "a user with this username already exists"),
-            e => e.into(),
+        .map_err(|e| {
+            crate::error::unique_as(e, || {
+                StoreError::conflict("username_taken", "a user with this username already exists")
+            })
         })?;
     get(conn, &row.id)
 }

@@ -51,16 +51,17 @@ CREATE TABLE fund_bank_accounts (
 );
 CREATE INDEX fund_bank_accounts_fund ON fund_bank_accounts (fund_id);
 
--- One account per fund, kind and asset. Only 'fund' accounts hold the fund's own money and may
--- never have posted below reserved.
+-- One account per fund, kind, asset and designation (the donor's earmark, '' for unrestricted
+-- money). Only 'fund' accounts hold the fund's own money and may never have posted below reserved.
 CREATE TABLE accounts (
     id TEXT PRIMARY KEY,
     fund_id TEXT NOT NULL REFERENCES funds (id),
     kind TEXT NOT NULL CHECK (kind IN ('fund', 'donations', 'payouts', 'opening', 'in_transit')),
     asset TEXT NOT NULL REFERENCES assets (code),
+    designation TEXT NOT NULL DEFAULT '',
     posted BIGINT NOT NULL DEFAULT 0,
     reserved BIGINT NOT NULL DEFAULT 0 CHECK (reserved >= 0),
-    UNIQUE (fund_id, kind, asset),
+    UNIQUE (fund_id, kind, asset, designation),
     UNIQUE (id, asset),
     CHECK (kind <> 'fund' OR posted >= reserved)
 );

@@ -53,6 +53,11 @@ pub async fn create(
     body: Json<CreateAsset>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
+    if !user.is_national() {
+        return Err(ApiError::Forbidden(
+            "assets are shared by every fund: only a national admin may add one",
+        ));
+    }
     let b = body.0;
     let mut errors = Vec::new();
     let mut check = |r: Result<String, domain::Invalid>| match r {

@@ -303,22 +303,45 @@ pub async fn balances(
             Ok((rows, scales))
         })
         .await?;
-    let balances: Vec<BalanceView> = rows
+    // Totals per asset, and the earmarked part of each asset by designation.
+    let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    let mut designated = Vec::new();
+    for b in &rows {
+        let t = totals.entry(b.asset.clone()).or_default();
+        t.0 = t.0.saturating_add(b.posted);
+        t.1 = t.1.saturating_add(b.reserved);
+        if !b.designation.is_empty() {
+            designated.push(b.clone());
+        }
+    }
+    let view = |asset: &str, posted: i64, reserved: i64| {
+        let scale = scales.get(asset).copied().unwrap_or(0);
+        BalanceView {
+            asset: asset.to_owned(),
+            posted: format_amount(posted, scale),
+            reserved: format_amount(reserved, scale),
+            available: format_amount(posted.saturating_sub(reserved), scale),
+        }
+    };
+    let balances: Vec<BalanceView> = totals
+        .iter()
+        .map(|(asset, (p, r))| view(asset, *p, *r))
+        .collect();
+    let designated: Vec<serde_json::Value> = designated
         .into_iter()
         .map(|b| {
-            let scale = scales.get(&b.asset).copied().unwrap_or(0);
-            BalanceView {
-                posted: format_amount(b.posted, scale),
-                reserved: format_amount(b.reserved, scale),
-                available: format_amount(b.posted.saturating_sub(b.reserved), scale),
-                asset: b.asset,
+            let mut v = serde_json::json!(view(&b.asset, b.posted, b.reserved));
+            if let Some(o) = v.as_object_mut() {
+                o.insert("designation".into(), serde_json::json!(b.designation));
             }
+            v
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "fund_id": fund.id,
         "as_of": as_of.map(rfc3339),
         "balances": balances,
+        "designated": designated,
     })))
 }
 
@@ -358,6 +381,8 @@ pub async fn opening_balances(
     let lines = b.lines;
     let posted = state
         .write(move |c| {
+            // Lock first, so that two concurrent requests cannot both pass the check below.
+            storage::ledger::lock_fund(c, &fund_id)?;
             let mut legs = Vec::new();
             let mut errors = Vec::new();
             let mut seen = std::collections::BTreeSet::new();
@@ -389,16 +414,8 @@ pub async fn opening_balances(
                                 ),
                             ));
                         }
-                        legs.push(Leg {
-                            account: AccountKind::Fund,
-                            asset: asset.code.clone(),
-                            amount,
-                        });
-                        legs.push(Leg {
-                            account: AccountKind::Opening,
-                            asset: asset.code,
-                            amount: -amount,
-                        });
+                        legs.push(Leg::new(AccountKind::Fund, &asset.code, amount));
+                        legs.push(Leg::new(AccountKind::Opening, &asset.code, -amount));
                     }
                     Err(e) => errors.push(e),
                 }

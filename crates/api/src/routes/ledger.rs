@@ -19,6 +19,8 @@ pub struct PostingView {
     idx: i32,
     account_id: String,
     account_kind: String,
+    /// The earmark of the account ('' for unrestricted money); part of the hash.
+    designation: String,
     asset: String,
     amount: String,
     amount_minor: i64,
@@ -59,6 +61,7 @@ impl EntryView {
                     amount_minor: x.amount,
                     account_id: x.account_id,
                     account_kind: x.account_kind,
+                    designation: x.designation,
                     asset: x.asset,
                 })
                 .collect(),
@@ -123,10 +126,12 @@ pub async fn list(
         after_seq,
         limit,
     };
-    let (mut rows, scales) = state
+    let (mut rows, scales, mut reversals) = state
         .read(move |c| {
             let rows = storage::ledger::entries_page(c, &fund.id, &filter)?;
-            Ok((rows, storage::assets::scales(c)?))
+            let ids: Vec<String> = rows.iter().map(|e| e.entry.id.clone()).collect();
+            let reversals = storage::ledger::reversals_of(c, &ids)?;
+            Ok((rows, storage::assets::scales(c)?, reversals))
         })
         .await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
@@ -138,7 +143,10 @@ pub async fn list(
     };
     let items: Vec<EntryView> = rows
         .into_iter()
-        .map(|p| EntryView::new(p, &scales, None))
+        .map(|p| {
+            let by = reversals.remove(&p.entry.id);
+            EntryView::new(p, &scales, by)
+        })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
 }
@@ -150,9 +158,10 @@ pub async fn verify(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
-    let report = state
-        .read(move |c| storage::ledger::verify(c, &fund.id))
-        .await?;
+    let db = state.db.clone();
+    let report = web::block(move || db.read_snapshot(|c| storage::ledger::verify(c, &fund.id)))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     if !report.ok {
         tracing::warn!(fund.id = %report.fund_id, ledger.first_bad_seq = ?report.first_bad_seq, "ledger verification failed");
     }
