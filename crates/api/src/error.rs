@@ -163,16 +163,7 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let status = self.status_code();
-        let mut body = serde_json::json!({
-            "type": format!("/problems/{}", self.code()),
-            "title": self.title(),
-            "status": status.as_u16(),
-            "detail": self.detail(),
-            "code": self.code(),
-        });
-        if let (Self::Validation(errors), Some(obj)) = (self, body.as_object_mut()) {
-            obj.insert("errors".into(), serde_json::json!(errors));
-        }
+        let body = self.problem_body();
         let mut res = HttpResponse::build(status);
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
@@ -185,6 +176,42 @@ impl ResponseError for ApiError {
             _ => {}
         }
         res.body(body.to_string())
+    }
+}
+
+impl ApiError {
+    /// The problem+json document for this error.
+    pub fn problem_body(&self) -> serde_json::Value {
+        let status = self.status_code();
+        let mut body = serde_json::json!({
+            "type": format!("/problems/{}", self.code()),
+            "title": self.title(),
+            "status": status.as_u16(),
+            "detail": self.detail(),
+            "code": self.code(),
+        });
+        if let (Self::Validation(errors), Some(obj)) = (self, body.as_object_mut()) {
+            obj.insert("errors".into(), serde_json::json!(errors));
+        }
+        body
+    }
+
+    /// The error a storage refusal becomes, if it is a deterministic refusal of the request (one
+    /// that an idempotent retry must repeat), as opposed to a passing failure.
+    pub fn refusal(e: &StoreError) -> Option<ApiError> {
+        match e {
+            StoreError::NotFound => Some(Self::NotFound),
+            StoreError::Invalid(i) => Some(Self::field(i.field.clone(), i.message.clone())),
+            StoreError::Conflict { code, message } => Some(Self::Conflict {
+                code,
+                detail: message.clone(),
+            }),
+            StoreError::Rule { code, message } => Some(Self::Rule {
+                code,
+                detail: message.clone(),
+            }),
+            _ => None,
+        }
     }
 }
 

@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 pub const JSON_LIMIT: usize = 256 * 1024;
 
 /// A JSON body: 415 if not JSON, 413 if over [`JSON_LIMIT`], 400 if malformed, 422 naming the
-/// field if well formed but of the wrong shape.
-pub struct Json<T>(pub T);
+/// field if well formed but of the wrong shape. The raw bytes are kept for idempotency
+/// fingerprints.
+pub struct Json<T>(pub T, pub web::Bytes);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
@@ -51,7 +52,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_json(&body).map(Json)
+            let body = body.freeze();
+            parse_json(&body).map(|v| Json(v, body))
         })
     }
 }

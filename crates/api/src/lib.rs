@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod routes;
 pub mod state;
 mod telemetry;
@@ -10,7 +11,10 @@ mod telemetry;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use error::{method_not_allowed, no_route};
-use routes::{assets, auth as auth_routes, funds, ledger, ops, units, users};
+use routes::{
+    assets, auth as auth_routes, bank, campaigns, donations, donors, funds, ledger, ops, units,
+    users,
+};
 use std::net::TcpListener;
 
 pub use state::AppState;
@@ -61,6 +65,31 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
         (
             "/v1/funds/{id}/ledger/{entry_id}/reverse",
             vec![post(ledger::reverse)],
+        ),
+        (
+            "/v1/campaigns",
+            vec![get(campaigns::list), post(campaigns::create)],
+        ),
+        ("/v1/campaigns/{id}", vec![get(campaigns::get)]),
+        ("/v1/campaigns/{id}/extend", vec![post(campaigns::extend)]),
+        ("/v1/campaigns/{id}/close", vec![post(campaigns::close)]),
+        ("/v1/donors", vec![get(donors::list), post(donors::create)]),
+        ("/v1/donors/{id}", vec![get(donors::get)]),
+        (
+            "/v1/donations",
+            vec![get(donations::list), post(donations::create)],
+        ),
+        ("/v1/donations/{id}", vec![get(donations::get)]),
+        ("/v1/donations/{id}/receipt", vec![get(donations::receipt)]),
+        ("/v1/donations/{id}/reverse", vec![post(donations::reverse)]),
+        ("/v1/bank-statements", vec![post(bank::import)]),
+        (
+            "/v1/bank-statements/{id}/reconciliation",
+            vec![get(bank::reconciliation)],
+        ),
+        (
+            "/v1/bank-statements/{id}/lines/{line_id}/donation",
+            vec![post(bank::line_donation)],
         ),
     ]
 }

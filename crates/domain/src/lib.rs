@@ -1,6 +1,7 @@
 //! Types and rules of the relief ledger. No I/O: every constructor parses its input and returns a
 //! `Result`, so that an invalid value cannot exist past the boundary.
 
+pub mod donations;
 pub mod ids;
 pub mod ledger;
 pub mod money;

@@ -21,6 +21,9 @@ pub enum StoreError {
     Db(#[from] diesel::result::Error),
     #[error("{0}")]
     Internal(String),
+    /// The transaction lost a race it can win by running again (see [`crate::Db::write`]).
+    #[error("transaction must be retried")]
+    Retry,
 }
 
 /// Maps a unique-index violation (a concurrent duplicate that passed the existence check) to the
@@ -54,6 +57,7 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
+            Self::Retry => true,
             Self::Db(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
             Self::Db(Error::DatabaseError(_, info)) => info.message().contains("deadlock detected"),
             _ => false,

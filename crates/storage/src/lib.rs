@@ -2,9 +2,14 @@
 //! PostgreSQL or SQLite. Every write runs in one transaction through [`Db::write`].
 
 pub mod assets;
+pub mod bank;
+pub mod campaigns;
 mod db;
+pub mod donations;
+pub mod donors;
 mod error;
 pub mod funds;
+pub mod idempotency;
 pub mod ledger;
 pub mod schema;
 pub mod settings;

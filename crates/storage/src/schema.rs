@@ -149,3 +149,157 @@ diesel::allow_tables_to_appear_in_same_query!(
     units,
     users
 );
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        fund_id -> Text,
+        name -> Text,
+        appeal_ref -> Text,
+        opens_on -> Text,
+        closes_on -> Text,
+        incident_id -> Nullable<Text>,
+        bank_account_id -> Nullable<Text>,
+        closed_at -> Nullable<BigInt>,
+        closed_by -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    campaign_extensions (id) {
+        id -> Text,
+        campaign_id -> Text,
+        previous_closes_on -> Text,
+        closes_on -> Text,
+        decision_ref -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    donors (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        name_folded -> Text,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        address -> Nullable<Text>,
+        tax_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        publish_name -> Bool,
+        scope_edition -> Nullable<Integer>,
+        scope_path -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    donations (id) {
+        id -> Text,
+        fund_id -> Text,
+        campaign_id -> Nullable<Text>,
+        donor_id -> Nullable<Text>,
+        status -> Text,
+        channel -> Text,
+        bank_account_id -> Nullable<Text>,
+        bank_ref -> Nullable<Text>,
+        received_at -> BigInt,
+        recorded_at -> BigInt,
+        receipt_year -> Nullable<Integer>,
+        receipt_seq -> Nullable<BigInt>,
+        receipt_no -> Nullable<Text>,
+        entry_id -> Nullable<Text>,
+        fulfills_pledge_id -> Nullable<Text>,
+        designation -> Text,
+        earmark_incident_id -> Nullable<Text>,
+        earmark_unit_edition -> Nullable<Integer>,
+        earmark_unit_code -> Nullable<Text>,
+        earmark_household_id -> Nullable<Text>,
+        earmark_purpose -> Nullable<Text>,
+        total_vnd -> BigInt,
+        note -> Nullable<Text>,
+        reversal_entry_id -> Nullable<Text>,
+        reversed_at -> Nullable<BigInt>,
+        reversal_reason -> Nullable<Text>,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    donation_lines (donation_id, idx) {
+        donation_id -> Text,
+        idx -> Integer,
+        asset -> Text,
+        amount -> BigInt,
+        value_vnd -> Nullable<BigInt>,
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    receipt_counters (fund_id, year) {
+        fund_id -> Text,
+        year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        body -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    bank_statements (id) {
+        id -> Text,
+        fund_id -> Text,
+        bank_account_id -> Text,
+        lines_total -> Integer,
+        lines_new -> Integer,
+        first_date -> Nullable<Text>,
+        last_date -> Nullable<Text>,
+        imported_at -> BigInt,
+        imported_by -> Text,
+    }
+}
+
+diesel::table! {
+    bank_statement_lines (id) {
+        id -> Text,
+        statement_id -> Text,
+        bank_account_id -> Text,
+        line_no -> Integer,
+        line_key -> Text,
+        booked_on -> Text,
+        amount -> BigInt,
+        reference -> Nullable<Text>,
+        counterparty -> Nullable<Text>,
+        message -> Nullable<Text>,
+        donation_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(donation_lines -> donations (donation_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    campaigns,
+    campaign_extensions,
+    donors,
+    donations,
+    donation_lines,
+    receipt_counters,
+    idempotency_keys,
+    bank_statements,
+    bank_statement_lines
+);
+diesel::allow_tables_to_appear_in_same_query!(donations, funds);

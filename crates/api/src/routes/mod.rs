@@ -1,5 +1,9 @@
 pub mod assets;
 pub mod auth;
+pub mod bank;
+pub mod campaigns;
+pub mod donations;
+pub mod donors;
 pub mod funds;
 pub mod ledger;
 pub mod ops;

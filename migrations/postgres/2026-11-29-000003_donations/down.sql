@@ -1,0 +1,9 @@
+DROP TABLE bank_statement_lines;
+DROP TABLE bank_statements;
+DROP TABLE idempotency_keys;
+DROP TABLE receipt_counters;
+DROP TABLE donation_lines;
+DROP TABLE donations;
+DROP TABLE donors;
+DROP TABLE campaign_extensions;
+DROP TABLE campaigns;
