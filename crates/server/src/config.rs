@@ -83,8 +83,11 @@ impl Config {
             }
             Err(_) => "relief.toml".into(),
         };
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file_exact(&file))
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if std::path::Path::new(&file).is_file() {
+            figment = figment.merge(Toml::file_exact(&file));
+        }
+        let config: Config = figment
             .merge(Env::prefixed("RELIEF_").ignore(&["config"]))
             .merge(Env::raw().only(&["database_url"]))
             .extract()
