@@ -101,6 +101,7 @@ pub fn test_config(database_url: String) -> Config {
         database_url,
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some(JWT_SECRET.into()),
+        id_hash_key: None,
         token_ttl_secs: 600,
         log_format: LogFormat::Pretty,
         admin_password: Some(ADMIN_PASSWORD.into()),

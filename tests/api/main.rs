@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod donations;
 mod errors;
 mod ledger;
 mod ledger_storage;

@@ -12,8 +12,8 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use error::{method_not_allowed, no_route};
 use routes::{
-    assets, auth as auth_routes, bank, campaigns, donations, donors, funds, ledger, ops, units,
-    users,
+    assessments, assets, auth as auth_routes, bank, campaigns, donations, donors, funds,
+    households, incidents, ledger, ops, policies, units, users,
 };
 use std::net::TcpListener;
 
@@ -90,6 +90,34 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
         (
             "/v1/bank-statements/{id}/lines/{line_id}/donation",
             vec![post(bank::line_donation)],
+        ),
+        (
+            "/v1/incidents",
+            vec![get(incidents::list), post(incidents::create)],
+        ),
+        ("/v1/incidents/{id}", vec![get(incidents::get)]),
+        ("/v1/incidents/{id}/close", vec![post(incidents::close)]),
+        (
+            "/v1/incidents/{id}/assessments",
+            vec![get(incidents::assessments), post(incidents::assess)],
+        ),
+        (
+            "/v1/incidents/{id}/entitlements",
+            vec![get(incidents::entitlements)],
+        ),
+        (
+            "/v1/households",
+            vec![get(households::list), post(households::create)],
+        ),
+        ("/v1/households/{id}", vec![get(households::get)]),
+        ("/v1/assessments/{id}", vec![get(assessments::get)]),
+        (
+            "/v1/assessments/{id}/entitlements",
+            vec![get(assessments::get_entitlements)],
+        ),
+        (
+            "/v1/policies",
+            vec![get(policies::list), post(policies::create)],
         ),
     ]
 }

@@ -6,6 +6,8 @@ use storage::{Db, DbConnection, StoreError};
 /// Everything a handler needs, shared by all workers.
 pub struct AppState {
     pub db: Db,
+    /// The HMAC key of national-ID hashes.
+    pub id_key: Vec<u8>,
     pub keys: Keys,
     pub token_ttl_secs: u64,
     pub throttle: LoginThrottle,

@@ -5,6 +5,8 @@ pub mod donations;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod policy;
+pub mod relief;
 pub mod text;
 pub mod units;
 pub mod users;

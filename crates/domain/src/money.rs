@@ -52,6 +52,11 @@ pub fn parse_positive(field: &str, s: &str, scale: u32) -> Result<i64, Invalid> 
     Ok(v)
 }
 
+/// Formats minor units for people to read: without trailing zeros (`15`, `12.5`).
+pub fn format_trimmed(minor: i64, scale: u32) -> String {
+    Decimal::new(minor, scale).normalize().to_string()
+}
+
 /// Formats minor units as a decimal string with exactly `scale` decimal places.
 pub fn format_amount(minor: i64, scale: u32) -> String {
     Decimal::new(minor, scale).to_string()

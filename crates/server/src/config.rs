@@ -23,6 +23,10 @@ pub struct Config {
     /// generated once and kept in the database.
     #[serde(default, deserialize_with = "scalar::optional_string")]
     pub jwt_secret: Option<String>,
+    /// `RELIEF_ID_HASH_KEY`: the HMAC key of national-ID hashes (32 bytes or more). When unset, a
+    /// random key is generated once and kept in the database.
+    #[serde(default, deserialize_with = "scalar::optional_string")]
+    pub id_hash_key: Option<String>,
     /// `RELIEF_TOKEN_TTL_SECS`: how long an access token lives.
     pub token_ttl_secs: u64,
     /// `RELIEF_LOG_FORMAT`: `pretty` or `json`.
@@ -58,6 +62,7 @@ impl Default for Config {
             database_url: "sqlite://relief.db".into(),
             bind: "127.0.0.1:8080".into(),
             jwt_secret: None,
+            id_hash_key: None,
             token_ttl_secs: 3600,
             log_format: LogFormat::Pretty,
             admin_password: None,
@@ -101,6 +106,9 @@ impl Config {
             if s.len() < 32 {
                 return Err("configuration: RELIEF_JWT_SECRET must be at least 32 bytes".into());
             }
+        }
+        if self.id_hash_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err("configuration: RELIEF_ID_HASH_KEY must be at least 32 bytes".into());
         }
         if !(60..=86_400).contains(&self.token_ttl_secs) {
             return Err("configuration: RELIEF_TOKEN_TTL_SECS must be between 60 and 86400".into());

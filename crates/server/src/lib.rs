@@ -67,6 +67,10 @@ pub fn bootstrap(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
             "administrative units loaded"
         );
     }
+    let seeded = db.write(storage::relief::seed_national_policies)?;
+    if seeded > 0 {
+        tracing::info!(rule_sets = seeded, "national entitlement rules loaded");
+    }
     if db.read(storage::users::count)? > 0 {
         return Ok(None);
     }
@@ -114,8 +118,17 @@ impl Application {
                 storage::settings::get_or_insert(c, "jwt_secret", || random_secret(32))
             })?,
         };
+        // The key of the national-ID hashes: losing or changing it breaks deduplication, so it
+        // is generated once and kept in the database unless configured.
+        let id_key = match &config.id_hash_key {
+            Some(k) => k.clone(),
+            None => db.write(|c| {
+                storage::settings::get_or_insert(c, "id_hash_key", || random_secret(32))
+            })?,
+        };
         let state = web::Data::new(AppState {
             db: db.clone(),
+            id_key: id_key.into_bytes(),
             keys: Keys::from_secret(secret.as_bytes())?,
             token_ttl_secs: config.token_ttl_secs,
             throttle: LoginThrottle::default(),

@@ -303,3 +303,107 @@ diesel::allow_tables_to_appear_in_same_query!(
     bank_statement_lines
 );
 diesel::allow_tables_to_appear_in_same_query!(donations, funds);
+
+diesel::table! {
+    incidents (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        started_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+        status -> Text,
+        closed_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    incident_units (incident_id, unit_edition, unit_code) {
+        incident_id -> Text,
+        unit_edition -> Integer,
+        unit_code -> Text,
+        unit_path -> Text,
+    }
+}
+
+diesel::table! {
+    households (id) {
+        id -> Text,
+        unit_edition -> Integer,
+        unit_code -> Text,
+        unit_path -> Text,
+        head_name -> Text,
+        head_name_folded -> Text,
+        address -> Text,
+        poverty_status -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    household_members (id) {
+        id -> Text,
+        household_id -> Text,
+        idx -> Integer,
+        name -> Text,
+        birth_year -> Integer,
+        sex -> Text,
+        flags -> Text,
+        is_head -> Bool,
+        id_hmac -> Nullable<Text>,
+        id_last4 -> Nullable<Text>,
+        unit_edition -> Integer,
+        unit_code -> Text,
+    }
+}
+
+diesel::table! {
+    assessments (id) {
+        id -> Text,
+        incident_id -> Text,
+        household_id -> Text,
+        version -> Integer,
+        supersedes_id -> Nullable<Text>,
+        is_current -> Bool,
+        deaths -> Integer,
+        missing -> Integer,
+        severely_injured -> Integer,
+        house_damage -> Text,
+        people_needing_food -> Integer,
+        months_of_food -> Integer,
+        assessor -> Text,
+        assessed_on -> Text,
+        note -> Nullable<Text>,
+        recorded_at -> BigInt,
+        recorded_by -> Text,
+    }
+}
+
+diesel::table! {
+    policies (id) {
+        id -> Text,
+        legal_basis -> Text,
+        province_edition -> Nullable<Integer>,
+        province_code -> Nullable<Text>,
+        effective_from -> Text,
+        effective_to -> Nullable<Text>,
+        standard_level_vnd -> BigInt,
+        rules -> Text,
+        created_at -> BigInt,
+        created_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(incident_units -> incidents (incident_id));
+diesel::joinable!(household_members -> households (household_id));
+diesel::joinable!(assessments -> households (household_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    incidents,
+    incident_units,
+    households,
+    household_members,
+    assessments,
+    policies
+);

@@ -1,3 +1,4 @@
+pub mod assessments;
 pub mod assets;
 pub mod auth;
 pub mod bank;
@@ -5,8 +6,11 @@ pub mod campaigns;
 pub mod donations;
 pub mod donors;
 pub mod funds;
+pub mod households;
+pub mod incidents;
 pub mod ledger;
 pub mod ops;
+pub mod policies;
 pub mod units;
 pub mod users;
 
