@@ -551,8 +551,9 @@ async fn intake_flow_numbers_lists_and_prints_receipts(b: Backend) {
     assert_chain_ok(&app, &admin, &fund, 4).await;
 }
 
-/// Receipt numbers are gapless per fund and year: every fund starts at 000001.
-async fn each_fund_numbers_its_own_receipts(b: Backend) {
+/// Receipt numbers are gapless per fund and per year of the Vietnamese calendar: every fund and
+/// every year starts at 000001.
+async fn receipt_numbers_restart_per_fund_and_year(b: Backend) {
     let app = TestApp::spawn(b).await;
     let fm = app
         .user_token("gialai.fm", "fund_manager", Some("P52"))
@@ -563,6 +564,24 @@ async fn each_fund_numbers_its_own_receipts(b: Backend) {
     let (second, _) = fund_with_account(&app, &fm, "Quỹ tỉnh", "0071000999999").await;
     let d = donate(&app, &fm, &cash(&first, json!([vnd_line("10000")]), &at)).await;
     assert_eq!(d["receipt_no"], receipt_no(&cal.year(), 1));
+
+    // New Year's Eve at 23:59 in Vietnam is still 2024; a minute later it is 2025 there.
+    for (received_at, number) in [
+        ("2024-12-31T16:59:00Z", "BN-2024-000001"),
+        ("2024-12-31T17:00:00Z", "BN-2025-000001"),
+        ("2024-06-01T10:00:00+07:00", "BN-2024-000002"),
+    ] {
+        let d = donate(
+            &app,
+            &fm,
+            &cash(&first, json!([vnd_line("10")]), received_at),
+        )
+        .await;
+        assert_eq!(d["receipt_no"], number, "{received_at}");
+    }
+    let d = donate(&app, &fm, &cash(&first, json!([vnd_line("10")]), &at)).await;
+    assert_eq!(d["receipt_no"], receipt_no(&cal.year(), 2));
+
     // BUG: the second fund's first receipt is refused with 409 duplicate_bank_ref: the
     // donations table makes receipt_no unique across all funds (migrations/*/
     // 2026-11-29-000003_donations/up.sql:64), and storage::donations::record reports any unique
@@ -654,7 +673,19 @@ async fn campaigns_bound_the_receiving_period(b: Backend) {
     )
     .await;
     assert_eq!(snapshot(&app, &fm, &fund).await, before);
-    donate(&app, &fm, &into_campaign(&early(&cal.day(-1)))).await;
+    // The period is in Vietnamese days: 23:59 the evening before is too early, one minute past
+    // midnight (17:01 UTC the day before) is inside.
+    let p = refused(
+        &app,
+        &fm,
+        &into_campaign(&format!("{}T23:59:00+07:00", cal.day(-31))),
+        422,
+        "campaign_not_open",
+    )
+    .await;
+    assert!(str_of(&p["detail"]).contains(&opens), "{p}");
+    assert_eq!(snapshot(&app, &fm, &fund).await, before);
+    donate(&app, &fm, &into_campaign(&early(&opens))).await;
 
     // Extended beyond 90 days by a recorded decision.
     let url = format!("/v1/campaigns/{cid}/extend");
@@ -1314,7 +1345,7 @@ fn dotted(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
@@ -1561,7 +1592,7 @@ async fn bank_statements_reconcile_against_transfers(b: Backend) {
 
 crate::both_backends!(
     intake_flow_numbers_lists_and_prints_receipts,
-    each_fund_numbers_its_own_receipts,
+    receipt_numbers_restart_per_fund_and_year,
     campaigns_bound_the_receiving_period,
     bad_donations_are_refused_and_write_nothing,
     idempotent_retries_replay_the_answer,

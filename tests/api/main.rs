@@ -10,5 +10,6 @@ mod errors;
 mod ledger;
 mod ledger_storage;
 mod ops;
+mod relief;
 mod units;
 mod users;

@@ -275,8 +275,11 @@ pub fn import(
     diesel::insert_into(bank_statements::table)
         .values(&statement)
         .execute(conn)?;
+    // A concurrent import of an overlapping statement inserted some of these lines first: the
+    // retried transaction sees them and skips them.
     for chunk in rows.chunks(500) {
-        with_inner!(conn, c => diesel::insert_into(bank_statement_lines::table).values(chunk).execute(c))?;
+        with_inner!(conn, c => diesel::insert_into(bank_statement_lines::table).values(chunk).execute(c))
+            .map_err(|e| crate::error::unique_as(e, || StoreError::Retry))?;
     }
     Ok(statement)
 }
@@ -405,16 +408,20 @@ pub fn reconcile(
     }
     let mut unmatched_in_bank = Vec::new();
     for l in rest {
-        let booked = NaiveDate::parse_from_str(&l.booked_on, "%Y-%m-%d")
-            .ok()
-            .and_then(vn_midnight)
-            .unwrap_or(0);
+        let Ok(booked) = NaiveDate::parse_from_str(&l.booked_on, "%Y-%m-%d") else {
+            unmatched_in_bank.push(l);
+            continue;
+        };
+        // Days between the booking date and the donation's date in Vietnam: at most one.
+        let gap = |d: &crate::donations::DonationRow| {
+            domain::donations::vn_date(d.received_at).map(|day| (day - booked).num_days().abs())
+        };
         let best = donations
             .iter()
             .enumerate()
             .filter_map(|(i, d)| d.as_ref().map(|d| (i, d)))
-            .filter(|(_, d)| d.total_vnd == l.amount && (d.received_at - booked).abs() <= 2 * DAY)
-            .min_by_key(|(_, d)| ((d.received_at - booked - DAY / 2).abs(), d.id.clone()))
+            .filter(|(_, d)| d.total_vnd == l.amount && gap(d).is_some_and(|g| g <= 1))
+            .min_by_key(|(_, d)| (gap(d), d.received_at, d.id.clone()))
             .map(|(i, _)| i);
         match best.and_then(|i| donations.get_mut(i).and_then(Option::take)) {
             Some(d) => matched.push((l, d, MatchedBy::AmountAndDate)),

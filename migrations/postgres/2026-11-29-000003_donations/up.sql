@@ -61,7 +61,7 @@ CREATE TABLE donations (
     recorded_at BIGINT NOT NULL,
     receipt_year INTEGER,
     receipt_seq BIGINT,
-    receipt_no TEXT UNIQUE,
+    receipt_no TEXT,
     entry_id TEXT REFERENCES entries (id),
     fulfills_pledge_id TEXT UNIQUE REFERENCES donations (id),
     designation TEXT NOT NULL DEFAULT '',
@@ -84,6 +84,7 @@ CREATE INDEX donations_fund ON donations (fund_id, received_at);
 CREATE INDEX donations_campaign ON donations (campaign_id);
 CREATE INDEX donations_donor ON donations (donor_id);
 CREATE INDEX donations_bank_ref ON donations (bank_ref);
+CREATE INDEX donations_receipt_no ON donations (receipt_no);
 
 -- Lines: an amount of an asset (money, or a quantity of goods) and, for goods, a VND valuation.
 CREATE TABLE donation_lines (

@@ -4,7 +4,7 @@
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{read_body, Json, Query};
-use crate::routes::donations::{earmark, view_in, EarmarkBody};
+use crate::routes::donations::{donor_ref, earmark, view_in, EarmarkBody};
 use crate::routes::donors::{check as check_donor, NewDonor};
 use crate::routes::funds::fund_in_scope;
 use crate::routes::rfc3339;
@@ -167,19 +167,35 @@ pub async fn line_donation(
     if b.donor.is_some() && b.donor_id.is_some() {
         return Err(ApiError::field("donor", "give donor_id or donor, not both"));
     }
+    if line.donation_id.is_some() {
+        return Err(ApiError::Conflict {
+            code: "line_already_recorded",
+            detail: "a donation was already made from this line".into(),
+        });
+    }
     let new_donor = b
         .donor
         .as_ref()
         .map(|d| check_donor(&user, d, "donor."))
         .transpose()?;
+    let donor_id = match &new_donor {
+        Some(d) => Some(d.id.clone()),
+        None => donor_ref(&state, &user, &b.donor_id).await?,
+    };
+    let campaign_id = b
+        .campaign_id
+        .as_deref()
+        .map(|c| uuid::Uuid::parse_str(c).map(|u| u.hyphenated().to_string()))
+        .transpose()
+        .map_err(|_| ApiError::field("campaign_id", "must be an id (UUID)"))?;
     let booked = chrono::NaiveDate::parse_from_str(&line.booked_on, "%Y-%m-%d")
         .ok()
         .and_then(domain::donations::vn_midnight)
         .ok_or_else(|| ApiError::Internal("stored booking date".into()))?;
     let new = NewDonation {
         fund_id: s.fund_id.clone(),
-        campaign_id: b.campaign_id,
-        donor_id: new_donor.as_ref().map(|d| d.id.clone()).or(b.donor_id),
+        campaign_id,
+        donor_id,
         status: DonationStatus::Received,
         channel: Channel::BankTransfer,
         bank_account_id: Some(s.bank_account_id.clone()),
@@ -195,12 +211,19 @@ pub async fn line_donation(
             value_vnd: None,
             description: line.message.clone(),
         }],
-        earmark: earmark(&state, b.earmark).await?,
+        earmark: earmark(&state, &user, b.earmark).await?,
         fulfills_pledge_id: None,
         note: b.note,
         actor_id: user.id.clone(),
     };
     crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+        // Checked again inside the transaction: another request may have recorded it meanwhile.
+        if storage::bank::line(c, &line_id)?.donation_id.is_some() {
+            return Err(storage::StoreError::conflict(
+                "line_already_recorded",
+                "a donation was already made from this line",
+            ));
+        }
         if let Some(d) = &new_donor {
             storage::donors::insert(c, d)?;
         }

@@ -76,6 +76,9 @@ pub async fn create(
     let fp = crate::idempotency::fingerprint(&req, &body.1);
     let b = body.0;
     let fund = fund_in_scope(&state, &user, b.fund_id.clone()).await?;
+    let incident_id =
+        crate::routes::donations::incident_ref(&state, &user, "incident_id", &b.incident_id)
+            .await?;
     let row = CampaignRow {
         id: domain::ids::EntryId::new().to_string(),
         fund_id: fund.id,
@@ -83,7 +86,7 @@ pub async fn create(
         appeal_ref: domain::text::required("appeal_ref", &b.appeal_ref, 200)?,
         opens_on: parse_date("opens_on", &b.opens_on)?.to_string(),
         closes_on: parse_date("closes_on", &b.closes_on)?.to_string(),
-        incident_id: b.incident_id,
+        incident_id,
         bank_account_id: b.bank_account_id,
         closed_at: None,
         closed_by: None,

@@ -129,8 +129,63 @@ fn uuid_field(field: &str, v: &Option<String>) -> Result<Option<String>, ApiErro
         .transpose()
 }
 
-/// Checks an earmark: an existing unit, UUIDs for the incident and household, a short purpose.
-pub async fn earmark(state: &AppState, e: Option<EarmarkBody>) -> Result<Designation, ApiError> {
+/// A reference to an incident the caller can see, or a 422 naming `field`.
+pub async fn incident_ref(
+    state: &AppState,
+    user: &AuthUser,
+    field: &str,
+    id: &Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let Some(id) = uuid_field(field, id)? else {
+        return Ok(None);
+    };
+    match crate::routes::incidents::incident_in_scope(state, user, id.clone()).await {
+        Ok(_) => Ok(Some(id)),
+        Err(ApiError::NotFound) => Err(ApiError::field(field, "no such incident in your scope")),
+        Err(e) => Err(e),
+    }
+}
+
+/// A reference to a household the caller can see, or a 422 naming `field`.
+async fn household_ref(
+    state: &AppState,
+    user: &AuthUser,
+    field: &str,
+    id: &Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let Some(id) = uuid_field(field, id)? else {
+        return Ok(None);
+    };
+    match crate::routes::households::household_in_scope(state, user, id.clone()).await {
+        Ok(_) => Ok(Some(id)),
+        Err(ApiError::NotFound) => Err(ApiError::field(field, "no such household in your scope")),
+        Err(e) => Err(e),
+    }
+}
+
+/// A reference to a donor the caller can see, or a 422 naming `donor_id`.
+pub async fn donor_ref(
+    state: &AppState,
+    user: &AuthUser,
+    id: &Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let Some(id) = uuid_field("donor_id", id)? else {
+        return Ok(None);
+    };
+    match crate::routes::donors::donor_in_scope(state, user, id.clone()).await {
+        Ok(_) => Ok(Some(id)),
+        Err(ApiError::NotFound) => Err(ApiError::field("donor_id", "no such donor")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks an earmark: an existing unit, an incident and a household the caller can see, a short
+/// purpose.
+pub async fn earmark(
+    state: &AppState,
+    user: &AuthUser,
+    e: Option<EarmarkBody>,
+) -> Result<Designation, ApiError> {
     let Some(e) = e else {
         return Ok(Designation::default());
     };
@@ -154,9 +209,9 @@ pub async fn earmark(state: &AppState, e: Option<EarmarkBody>) -> Result<Designa
         None => None,
     };
     let d = Designation {
-        incident: uuid_field("earmark.incident_id", &e.incident_id)?,
+        incident: incident_ref(state, user, "earmark.incident_id", &e.incident_id).await?,
         unit,
-        household: uuid_field("earmark.household_id", &e.household_id)?,
+        household: household_ref(state, user, "earmark.household_id", &e.household_id).await?,
         purpose: e
             .purpose
             .as_deref()
@@ -194,18 +249,9 @@ pub async fn create(
         .as_ref()
         .map(|d| check_donor(&user, d, "donor."))
         .transpose()?;
-    let donor_id = match (&new_donor, uuid_field("donor_id", &b.donor_id)?) {
-        (Some(d), _) => Some(d.id.clone()),
-        (None, Some(id)) => {
-            crate::routes::donors::donor_in_scope(&state, &user, id.clone())
-                .await
-                .map_err(|e| match e {
-                    ApiError::NotFound => ApiError::field("donor_id", "no such donor"),
-                    e => e,
-                })?;
-            Some(id)
-        }
-        (None, None) => None,
+    let donor_id = match &new_donor {
+        Some(d) => Some(d.id.clone()),
+        None => donor_ref(&state, &user, &b.donor_id).await?,
     };
     let new = NewDonation {
         fund_id: fund.id,
@@ -226,7 +272,7 @@ pub async fn create(
                 description: l.description,
             })
             .collect(),
-        earmark: earmark(&state, b.earmark).await?,
+        earmark: earmark(&state, &user, b.earmark).await?,
         fulfills_pledge_id: uuid_field("fulfills_pledge_id", &b.fulfills_pledge_id)?,
         note: b.note,
         actor_id: user.id.clone(),
@@ -341,6 +387,7 @@ pub async fn receipt(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let d = donation_in_scope(&state, &user, path.into_inner()).await?;
+    let show_address = crate::routes::donors::DONOR_READERS.contains(&user.role);
     let Some(receipt_no) = d.row.receipt_no.clone() else {
         return Err(ApiError::Rule {
             code: "no_receipt",
@@ -361,7 +408,11 @@ pub async fn receipt(
                 "fund": {"id": fund.id, "name": fund.name, "custodian": fund.custodian,
                          "unit": {"edition": unit.edition, "code": unit.code, "name": unit.name}},
                 "campaign": campaign.map(|c| serde_json::json!({"name": c.name, "appeal_ref": c.appeal_ref})),
-                "donor": donor.map(|x| serde_json::json!({"name": x.name, "kind": x.kind, "address": x.address})),
+                "donor": donor.map(|x| serde_json::json!({
+                    "name": x.name,
+                    "kind": x.kind,
+                    "address": if show_address { x.address } else { None },
+                })),
                 "received_on": domain::donations::vn_date(d.row.received_at).map(|x| x.format("%d/%m/%Y").to_string()),
                 "received_at": rfc3339(d.row.received_at),
                 "channel": d.row.channel,
