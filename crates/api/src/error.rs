@@ -66,6 +66,14 @@ impl ApiError {
         }])
     }
 
+    /// 400 for a query parameter that cannot be used.
+    pub fn query(name: &str, message: impl std::fmt::Display) -> Self {
+        Self::bad_request(
+            "invalid_query",
+            format!("query parameter {name}: {message}"),
+        )
+    }
+
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
         Self::BadRequest {
             code,

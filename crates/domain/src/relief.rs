@@ -5,28 +5,6 @@ use crate::Invalid;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-macro_rules! str_enum {
-    ($name:ident, $field:literal, { $($variant:ident => $text:literal),* $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),* }
-            }
-
-            pub fn parse(s: &str) -> Result<Self, Invalid> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    Invalid::new($field, format!("must be one of {}", [$($text),*].join(", ")))
-                })
-            }
-        }
-    };
-}
-
 str_enum!(IncidentKind, "kind", {
     Typhoon => "typhoon",
     Flood => "flood",

@@ -330,24 +330,18 @@ pub async fn list(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
-    let bad = |name: &str, e: domain::Invalid| {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("query parameter {name}: {}", e.message),
-        )
-    };
     let channel = q
         .channel
         .as_deref()
         .map(Channel::parse)
         .transpose()
-        .map_err(|e| bad("channel", e))?;
+        .map_err(|e| ApiError::query("channel", e.message))?;
     let status = q
         .status
         .as_deref()
         .map(DonationStatus::parse)
         .transpose()
-        .map_err(|e| bad("status", e))?;
+        .map_err(|e| ApiError::query("status", e.message))?;
     let limit = page_limit(q.limit)?;
     let filter = DonationFilter {
         within: user.scope.as_ref().map(|s| (s.edition, s.path.clone())),

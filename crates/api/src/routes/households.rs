@@ -245,19 +245,10 @@ pub async fn list(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
-    let bad = |n: &str, m: String| {
-        ApiError::bad_request("invalid_query", format!("query parameter {n}: {m}"))
-    };
     let limit = page_limit(q.limit)?;
     let within = match &q.unit {
         Some(code) => {
-            let edition =
-                Edition::parse(q.edition.unwrap_or(2025)).map_err(|e| bad("edition", e.message))?;
-            let code = UnitCode::parse("unit", code).map_err(|e| bad("unit", e.message))?;
-            let u = state
-                .read(move |c| storage::units::get(c, edition, code.as_str()))
-                .await
-                .map_err(|_| bad("unit", "no such unit".into()))?;
+            let u = crate::routes::query_unit(&state, code, q.edition).await?;
             user.visible(u.edition, &u.path)?;
             Some((u.edition, u.path))
         }

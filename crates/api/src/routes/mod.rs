@@ -47,6 +47,28 @@ pub fn parse_instant(field: &str, s: &str) -> Result<i64, domain::Invalid> {
     ))
 }
 
+/// The unit named by `?unit=&edition=` query parameters (edition 2025 by default); a bad or
+/// unknown one is a 400 naming the parameter.
+pub async fn query_unit(
+    state: &crate::state::AppState,
+    code: &str,
+    edition: Option<i64>,
+) -> Result<storage::units::UnitRow, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let edition = domain::units::Edition::parse(edition.unwrap_or(2025))
+        .map_err(|e| ApiError::query("edition", e.message))?;
+    let code = domain::units::UnitCode::parse("unit", code)
+        .map_err(|e| ApiError::query("unit", e.message))?;
+    match state
+        .read(move |c| storage::units::get(c, edition, code.as_str()))
+        .await
+    {
+        Ok(u) => Ok(u),
+        Err(ApiError::NotFound) => Err(ApiError::query("unit", "no such unit")),
+        Err(e) => Err(e),
+    }
+}
+
 /// A query parameter instant; a bad one is a 400 naming the parameter.
 pub fn query_instant(field: &str, s: Option<&str>) -> Result<Option<i64>, crate::error::ApiError> {
     s.map(|s| {

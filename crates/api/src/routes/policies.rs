@@ -41,16 +41,13 @@ pub async fn list(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
-    let bad = |n: &str, m: String| {
-        ApiError::bad_request("invalid_query", format!("query parameter {n}: {m}"))
-    };
     let on =
         q.on.as_deref()
             .map(|s| domain::donations::parse_date("on", s))
             .transpose()
-            .map_err(|e| bad("on", e.message))?;
+            .map_err(|e| ApiError::query("on", e.message))?;
     let edition = Edition::parse(q.edition.unwrap_or(2025))
-        .map_err(|e| bad("edition", e.message))?
+        .map_err(|e| ApiError::query("edition", e.message))?
         .year();
     let rows = state.read(storage::relief::policies).await?;
     let items: Vec<serde_json::Value> = rows

@@ -63,12 +63,6 @@ pub async fn list(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
-    let bad = |name: &str, e: domain::Invalid| {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("query parameter {name}: {}", e.message),
-        )
-    };
     let edition = edition_param(q.edition)?;
     let limit = page_limit(q.limit)?;
     let filter = UnitFilter {
@@ -76,13 +70,13 @@ pub async fn list(
             .parent
             .map(|p| UnitCode::parse("parent", &p).map(|c| c.to_string()))
             .transpose()
-            .map_err(|e| bad("parent", e))?,
+            .map_err(|e| ApiError::query("parent", e.message))?,
         level: q
             .level
             .as_deref()
             .map(Level::parse)
             .transpose()
-            .map_err(|e| bad("level", e))?,
+            .map_err(|e| ApiError::query("level", e.message))?,
         query: q
             .q
             .filter(|s| !s.trim().is_empty())
