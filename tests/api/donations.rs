@@ -582,10 +582,10 @@ async fn receipt_numbers_restart_per_fund_and_year(b: Backend) {
     let d = donate(&app, &fm, &cash(&first, json!([vnd_line("10")]), &at)).await;
     assert_eq!(d["receipt_no"], receipt_no(&cal.year(), 2));
 
-    // BUG: the second fund's first receipt is refused with 409 duplicate_bank_ref: the
-    // donations table makes receipt_no unique across all funds (migrations/*/
-    // 2026-11-29-000003_donations/up.sql:64), and storage::donations::record reports any unique
-    // violation on insert as a duplicate bank reference.
+    // BUG (at commit 8347357): the second fund's first receipt was refused with 409
+    // duplicate_bank_ref: the donations table made receipt_no unique across all funds
+    // (migrations/*/2026-11-29-000003_donations/up.sql:64), and storage::donations::record
+    // reports any unique violation on insert as a duplicate bank reference.
     let r = post_donation(
         &app,
         &fm,
@@ -1193,17 +1193,16 @@ async fn donors_are_visible_only_to_those_who_need_them(b: Backend) {
         let (app, fm) = (&app, &fm);
         async move { json(app.post("/v1/donors", fm, &body).await, 201).await }
     };
-    let hoa = create(
-        json!({"kind": "individual", "name": "Nguyễn Thị Hoa", "phone": "0905 123 456",
-                            "email": "hoa@example.vn"}),
-    )
+    let hoa = create(json!({
+        "kind": "individual", "name": "Nguyễn Thị Hoa", "phone": "0905 123 456",
+        "email": "hoa@example.vn", "address": "34 Trần Hưng Đạo, Quy Nhơn",
+    }))
     .await;
     assert_eq!(hoa["publish_name"], false);
     assert_eq!(hoa["phone"], "0905 123 456");
-    let nguyen = create(
-        json!({"kind": "foreign", "name": "Trần Văn Nguyên", "country": "Úc",
-                               "publish_name": false}),
-    )
+    let nguyen = create(json!({
+        "kind": "foreign", "name": "Trần Văn Nguyên", "country": "Úc", "publish_name": false,
+    }))
     .await;
     let company = create(json!({"kind": "enterprise", "name": "Công ty TNHH Minh Phát"})).await;
     assert_eq!(company["publish_name"], true);
@@ -1298,6 +1297,15 @@ async fn donors_are_visible_only_to_those_who_need_them(b: Backend) {
         list_all(&app, &fm, &format!("donor_id={}", str_of(&hoa["id"]))).await,
         [str_of(&d["id"])]
     );
+
+    // The printed receipt names the donor; only the roles that read donors see the address.
+    let r = json(receipt(&app, &fm, &d["id"]).await, 200).await;
+    assert_eq!(r["donor"]["address"], "34 Trần Hưng Đạo, Quy Nhơn");
+    let r = json(receipt(&app, &approver, &d["id"]).await, 200).await;
+    assert_eq!(r["donor"]["name"], "Nguyễn Thị Hoa");
+    // BUG (at commit 8347357): routes::donations::receipt gave every role in the fund's scope the
+    // donor's address, including approvers, who get 403 on GET /v1/donors/{id}.
+    assert!(r["donor"]["address"].is_null(), "{r}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1464,6 +1472,23 @@ async fn bank_statements_reconcile_against_transfers(b: Backend) {
         bodies.push(transfer(&fund, &r, amount, "2025-09-12T09:00:00+07:00"));
         ledger_only.insert(r);
     }
+    // Same amount as a line booked the day before: matched. Same amount as a line booked two days
+    // later: too far apart, unmatched on both sides.
+    let next_day = &credits[2001];
+    bodies.push(transfer(
+        &fund,
+        "MB-NEXT",
+        next_day.amount,
+        &format!("2025-09-{:02}T10:00:00+07:00", next_day.day + 1),
+    ));
+    let too_early = &credits[2000];
+    bodies.push(transfer(
+        &fund,
+        "MB-EARLY",
+        too_early.amount,
+        &format!("2025-09-{:02}T10:00:00+07:00", too_early.day - 2),
+    ));
+    ledger_only.insert("MB-EARLY".to_owned());
     bodies.push(transfer(
         &fund,
         "OLD-1",
@@ -1497,16 +1522,19 @@ async fn bank_statements_reconcile_against_transfers(b: Backend) {
     let sid = str_of(&s["id"]);
 
     let r = reconciliation(&app, &fm, &sid).await;
-    let matched = BY_REFERENCE + BY_AMOUNT_AND_DATE;
+    // BUG (at commit 8347357): storage::bank::reconcile matched by amount any donation within
+    // two days of the line's booking midnight, so MB-EARLY (received 1 day 14 hours before it)
+    // was matched, against the documented "within a day of the booking date".
+    let matched = BY_REFERENCE + BY_AMOUNT_AND_DATE + 1;
     assert_eq!(
         r["summary"],
         json!({"matched": matched, "unmatched_in_bank": CREDITS - matched,
-               "unmatched_in_ledger": LEDGER_ONLY, "debit_lines": DEBITS})
+               "unmatched_in_ledger": LEDGER_ONLY + 1, "debit_lines": DEBITS})
     );
     assert_eq!(
         matched_by(&r),
         BTreeMap::from([
-            ("amount_and_date".to_owned(), BY_AMOUNT_AND_DATE),
+            ("amount_and_date".to_owned(), BY_AMOUNT_AND_DATE + 1),
             ("reference".to_owned(), BY_REFERENCE),
         ])
     );
@@ -1562,7 +1590,7 @@ async fn bank_statements_reconcile_against_transfers(b: Backend) {
     let r2 = reconciliation(&app, &fm, &sid).await;
     assert_eq!(r2["summary"]["matched"], matched + 1);
     assert_eq!(r2["summary"]["unmatched_in_bank"], CREDITS - matched - 1);
-    assert_eq!(r2["summary"]["unmatched_in_ledger"], LEDGER_ONLY);
+    assert_eq!(r2["summary"]["unmatched_in_ledger"], LEDGER_ONLY + 1);
     let by_line: Vec<&Value> = r2["matched"]
         .as_array()
         .unwrap()
@@ -1583,8 +1611,8 @@ async fn bank_statements_reconcile_against_transfers(b: Backend) {
         assets(&[("VND", &(total + line_amount).to_string())])
     );
     assert_chain_ok(&app, &fm, &fund, i64::try_from(n_recorded).unwrap() + 1).await;
-    // BUG: the second call answers 409 duplicate_bank_ref, not line_already_recorded:
-    // routes::bank::line_donation never looks at the line's donation_id, and
+    // BUG (at commit 8347357): the second call answered 409 duplicate_bank_ref:
+    // routes::bank::line_donation never looked at the line's donation_id, and
     // storage::donations::record refuses the line's bank reference (already used by the first
     // donation) before storage::bank::link_donation can say the line was already recorded.
     problem(twice, 409, "line_already_recorded").await;

@@ -480,6 +480,16 @@ async fn province_rules_override_the_national_minimum_upwards(b: Backend) {
     // Below the national minimum: refused, nothing stored.
     let p = invalid(app.post("/v1/policies", &admin, &policy("30000000")).await).await;
     assert_eq!(p, ["rules[0].amount_vnd"]);
+    let mut low_level = policy("60000000");
+    low_level["standard_level_vnd"] = json!("400000");
+    let p = invalid(app.post("/v1/policies", &admin, &low_level).await).await;
+    assert_eq!(p, ["standard_level_vnd"]);
+    let mut low_funeral = policy("60000000");
+    low_funeral["rules"].as_array_mut().unwrap().push(json!({
+        "category": "funeral", "standard_level_multiple": 40, "legal_ref": "Điều 3",
+    }));
+    let p = invalid(app.post("/v1/policies", &admin, &low_funeral).await).await;
+    assert_eq!(p, ["rules[1].standard_level_multiple"]);
     assert_eq!(count(&app, &admin, policies).await, 3);
     // Only a national admin adds rules.
     let scoped_admin = app.user_token("gialai.admin", "admin", Some("P52")).await;
@@ -713,6 +723,15 @@ async fn bad_input_names_the_field_and_writes_nothing(b: Backend) {
         (
             with(ok(), json!({"national_id": "05217000123x"})),
             "national_id",
+        ),
+        (with(ok(), json!({"head_flags": ["widowed"]})), "head_flags"),
+        (
+            with(
+                ok(),
+                json!({"members": [with(member("Bà Tư", 1950, "female", &[]),
+                                        json!({"national_id": "12345"}))]}),
+            ),
+            "members[0].national_id",
         ),
     ];
     for (body, field) in household_cases {
@@ -1103,6 +1122,44 @@ async fn incidents_close_once(b: Backend) {
         .is_empty());
 }
 
+/// A commune officer may not create an incident covering the whole province, and so may not
+/// close one either: closing ends it for every commune it affects.
+async fn a_commune_officer_cannot_close_a_province_incident(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let admin = app.admin_token().await;
+    let officer = app.user_token("qn.officer", "fund_manager", Some(QN)).await;
+    let r = app
+        .post(
+            "/v1/incidents",
+            &officer,
+            &incident_body("typhoon", "2026-11-02", &["P52"]),
+        )
+        .await;
+    assert_eq!(invalid(r).await, ["units[0].code"]);
+    let typhoon = new_incident(&app, &admin, "typhoon", "2026-11-02", &["P52"]).await;
+    let close = format!("/v1/incidents/{}/close", id(&typhoon));
+    // BUG: crates/api/src/routes/incidents.rs:256 (close) only asks that the incident overlap
+    // the caller's scope (incident_in_scope), not that it lie within it as create does; the
+    // C21583 officer closes the province-wide incident (200, status closed).
+    problem(
+        app.post(&close, &officer, &json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let read = json(
+        app.get(&format!("/v1/incidents/{}", id(&typhoon)), &admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(read["status"], "open");
+    assert_eq!(
+        json(app.post(&close, &admin, &json!({})).await, 200).await["status"],
+        "closed"
+    );
+}
+
 crate::both_backends!(
     commune_officer_registers_assesses_and_reads_entitlements,
     standard_level_follows_the_incident_date_in_vietnam_time,
@@ -1112,4 +1169,5 @@ crate::both_backends!(
     national_ids_are_deduplicated,
     scopes_limit_what_officers_see_and_write,
     incidents_close_once,
+    a_commune_officer_cannot_close_a_province_incident,
 );

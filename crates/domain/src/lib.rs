@@ -29,6 +29,7 @@ pub mod donations;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod payouts;
 pub mod policy;
 pub mod relief;
 pub mod text;

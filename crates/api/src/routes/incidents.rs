@@ -254,6 +254,17 @@ pub async fn close(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::FundManager])?;
     let i = incident_in_scope(&state, &user, path.into_inner()).await?;
+    // Closing ends the incident for everyone it affects: only someone whose scope covers every
+    // affected unit (as when creating it) may close it.
+    if !i
+        .units
+        .iter()
+        .all(|u| user.covers(u.unit_edition, &u.unit_path))
+    {
+        return Err(ApiError::Forbidden(
+            "the incident affects units outside your scope",
+        ));
+    }
     let ended = body
         .0
         .ended_at
@@ -343,6 +354,12 @@ pub async fn assess(
     };
     if assessed_on > today {
         return Err(ApiError::field("assessed_on", "must not be in the future"));
+    }
+    if domain::donations::vn_date(inc.row.started_at).is_some_and(|start| assessed_on < start) {
+        return Err(ApiError::field(
+            "assessed_on",
+            "must not be before the incident started",
+        ));
     }
     let int =
         |field: &str, v: u32| i32::try_from(v).map_err(|_| ApiError::field(field, "is too large"));
