@@ -363,7 +363,20 @@ pub fn reconcile(
 ) -> Result<Reconciliation, StoreError> {
     const DAY: i64 = 86_400_000_000;
     let statement = get(conn, statement_id)?;
-    let all = lines(conn, statement_id)?;
+    // Every line of the account over the statement's dates, whichever import brought it in: a
+    // re-imported or overlapping statement reconciles the same lines.
+    let all: Vec<LineRow> = bank_statement_lines::table
+        .filter(bank_statement_lines::bank_account_id.eq(&statement.bank_account_id))
+        .filter(
+            bank_statement_lines::booked_on.ge(statement.first_date.clone().unwrap_or_default()),
+        )
+        .filter(bank_statement_lines::booked_on.le(statement.last_date.clone().unwrap_or_default()))
+        .order((
+            bank_statement_lines::booked_on.asc(),
+            bank_statement_lines::line_no.asc(),
+        ))
+        .select(LineRow::as_select())
+        .load(conn)?;
     let debits = all.iter().filter(|l| l.amount < 0).count();
     let credits: Vec<LineRow> = all.into_iter().filter(|l| l.amount > 0).collect();
     let date = |s: &Option<String>| {
@@ -428,7 +441,8 @@ pub fn reconcile(
             None => unmatched_in_bank.push(l),
         }
     }
-    matched.sort_by_key(|(l, _, _)| l.line_no);
+    matched
+        .sort_by(|(a, _, _), (b, _, _)| (&a.booked_on, a.line_no).cmp(&(&b.booked_on, b.line_no)));
     Ok(Reconciliation {
         statement,
         matched,

@@ -245,7 +245,8 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
             let taken: bool = diesel::select(diesel::dsl::exists(
                 donations::table
                     .filter(donations::bank_account_id.eq(&account))
-                    .filter(donations::bank_ref.eq(&bank_ref)),
+                    .filter(donations::bank_ref.eq(&bank_ref))
+                    .filter(donations::status.ne(DonationStatus::Reversed.as_str())),
             ))
             .get_result(conn)?;
             if taken {

@@ -77,13 +77,15 @@ CREATE TABLE donations (
     reversal_reason TEXT,
     created_by TEXT NOT NULL REFERENCES users (id),
     UNIQUE (fund_id, receipt_year, receipt_seq),
-    UNIQUE (bank_account_id, bank_ref),
     CHECK ((status IN ('received', 'reversed')) = (receipt_no IS NOT NULL))
 );
 CREATE INDEX donations_fund ON donations (fund_id, received_at);
 CREATE INDEX donations_campaign ON donations (campaign_id);
 CREATE INDEX donations_donor ON donations (donor_id);
 CREATE INDEX donations_bank_ref ON donations (bank_ref);
+-- A bank transfer is recorded once per account; a reversed one may be entered again corrected.
+CREATE UNIQUE INDEX donations_bank_ref_live ON donations (bank_account_id, bank_ref)
+    WHERE status <> 'reversed';
 CREATE INDEX donations_receipt_no ON donations (receipt_no);
 
 -- Lines: an amount of an asset (money, or a quantity of goods) and, for goods, a VND valuation.
