@@ -12,8 +12,8 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use error::{method_not_allowed, no_route};
 use routes::{
-    assessments, assets, auth as auth_routes, bank, campaigns, donations, donors, funds,
-    households, incidents, ledger, ops, policies, units, users,
+    allocations, assessments, assets, auth as auth_routes, bank, campaigns, disbursements,
+    donations, donors, funds, households, incidents, ledger, ops, policies, units, users,
 };
 use std::net::TcpListener;
 
@@ -118,6 +118,58 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
         (
             "/v1/policies",
             vec![get(policies::list), post(policies::create)],
+        ),
+        (
+            "/v1/funds/{id}/approval-policy",
+            vec![post(funds::approval_policy)],
+        ),
+        // The bulk paths come before `/v1/disbursements/{id}`, which would otherwise match them.
+        (
+            "/v1/disbursements/bulk",
+            vec![post(disbursements::bulk_propose)],
+        ),
+        (
+            "/v1/disbursements/bulk-approve",
+            vec![post(disbursements::bulk_approve)],
+        ),
+        (
+            "/v1/disbursements",
+            vec![get(disbursements::list), post(disbursements::create)],
+        ),
+        ("/v1/disbursements/{id}", vec![get(disbursements::get)]),
+        (
+            "/v1/disbursements/{id}/approve",
+            vec![post(disbursements::approve)],
+        ),
+        (
+            "/v1/disbursements/{id}/reject",
+            vec![post(disbursements::reject)],
+        ),
+        (
+            "/v1/disbursements/{id}/cancel",
+            vec![post(disbursements::cancel)],
+        ),
+        ("/v1/disbursements/{id}/pay", vec![post(disbursements::pay)]),
+        (
+            "/v1/allocations",
+            vec![get(allocations::list), post(allocations::create)],
+        ),
+        ("/v1/allocations/{id}", vec![get(allocations::get)]),
+        (
+            "/v1/allocations/{id}/approve",
+            vec![post(allocations::approve)],
+        ),
+        (
+            "/v1/allocations/{id}/reject",
+            vec![post(allocations::reject)],
+        ),
+        (
+            "/v1/allocations/{id}/cancel",
+            vec![post(allocations::cancel)],
+        ),
+        (
+            "/v1/allocations/{id}/execute",
+            vec![post(allocations::execute)],
         ),
     ]
 }

@@ -6,8 +6,7 @@
 macro_rules! str_enum {
     ($name:ident, $field:literal, { $($variant:ident => $text:literal),* $(,)? }) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
+        pub enum $name { $(#[serde(rename = $text)] $variant),* }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),*];

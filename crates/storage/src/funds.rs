@@ -19,6 +19,7 @@ pub struct FundRow {
     pub created_by: String,
     pub chain_seq: i64,
     pub chain_head: String,
+    pub dual_approval_above_vnd: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]

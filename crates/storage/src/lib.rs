@@ -11,6 +11,7 @@ mod error;
 pub mod funds;
 pub mod idempotency;
 pub mod ledger;
+pub mod payouts;
 pub mod relief;
 pub mod schema;
 pub mod settings;

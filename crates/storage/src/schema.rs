@@ -61,6 +61,7 @@ diesel::table! {
         created_by -> Text,
         chain_seq -> BigInt,
         chain_head -> Text,
+        dual_approval_above_vnd -> Nullable<BigInt>,
     }
 }
 
@@ -406,4 +407,82 @@ diesel::allow_tables_to_appear_in_same_query!(
     household_members,
     assessments,
     policies
+);
+
+diesel::table! {
+    disbursements (id) {
+        id -> Text,
+        fund_id -> Text,
+        incident_id -> Nullable<Text>,
+        household_id -> Text,
+        assessment_id -> Nullable<Text>,
+        purpose -> Text,
+        status -> Text,
+        approvals_needed -> Integer,
+        total_vnd -> BigInt,
+        proposed_by -> Text,
+        proposed_at -> BigInt,
+        method -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        received_by -> Nullable<Text>,
+        paid_at -> Nullable<BigInt>,
+        days_since_incident -> Nullable<Integer>,
+        days_since_assessment -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    disbursement_lines (disbursement_id, idx) {
+        disbursement_id -> Text,
+        idx -> Integer,
+        category -> Text,
+        asset -> Text,
+        amount -> BigInt,
+    }
+}
+
+diesel::table! {
+    allocations (id) {
+        id -> Text,
+        from_fund_id -> Text,
+        to_fund_id -> Text,
+        decision_ref -> Text,
+        round -> Integer,
+        purpose -> Text,
+        status -> Text,
+        approvals_needed -> Integer,
+        total_vnd -> BigInt,
+        proposed_by -> Text,
+        proposed_at -> BigInt,
+        executed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    allocation_lines (allocation_id, idx) {
+        allocation_id -> Text,
+        idx -> Integer,
+        asset -> Text,
+        amount -> BigInt,
+    }
+}
+
+diesel::table! {
+    payout_events (id) {
+        id -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        action -> Text,
+        actor_id -> Text,
+        at -> BigInt,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    disbursements,
+    disbursement_lines,
+    allocations,
+    allocation_lines,
+    payout_events
 );

@@ -167,12 +167,6 @@ pub async fn line_donation(
     if b.donor.is_some() && b.donor_id.is_some() {
         return Err(ApiError::field("donor", "give donor_id or donor, not both"));
     }
-    if line.donation_id.is_some() {
-        return Err(ApiError::Conflict {
-            code: "line_already_recorded",
-            detail: "a donation was already made from this line".into(),
-        });
-    }
     let new_donor = b
         .donor
         .as_ref()

@@ -443,3 +443,42 @@ pub async fn opening_balances(
     tracing::info!(fund.id = %fund.id, entry.seq = posted.0.entry.seq, "opening balance posted");
     Ok(HttpResponse::Created().json(EntryView::new(posted.0, &posted.1, None)))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    /// Payouts above this total in đồng need two distinct approvers; `null` for one always.
+    dual_approval_above_vnd: Option<String>,
+}
+
+/// `POST /v1/funds/{id}/approval-policy` (admin): the threshold above which payouts out of the
+/// fund need a second approver. It applies to proposals made from then on.
+pub async fn approval_policy(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: Json<ApprovalPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
+    let above = body
+        .0
+        .dual_approval_above_vnd
+        .as_deref()
+        .map(|v| domain::money::parse_amount("dual_approval_above_vnd", v, 0))
+        .transpose()?;
+    if above.is_some_and(|v| v < 0) {
+        return Err(ApiError::field(
+            "dual_approval_above_vnd",
+            "must not be negative",
+        ));
+    }
+    let id = fund.id.clone();
+    state
+        .write(move |c| storage::payouts::set_dual_approval(c, &id, above))
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "fund_id": fund.id,
+        "dual_approval_above_vnd": above.map(|v| v.to_string()),
+    })))
+}

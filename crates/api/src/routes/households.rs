@@ -115,9 +115,8 @@ pub async fn create(
             message: e.message,
         })
     };
-    let head_name = domain::text::required("head_name", &b.head_name, 200)
-        .map_err(&mut push)
-        .ok();
+    // The head's name is checked with the members (the head is member 0).
+    let head_name = domain::text::required("head_name", &b.head_name, 200).ok();
     let address = domain::text::required("address", &b.address, 500)
         .map_err(&mut push)
         .ok();

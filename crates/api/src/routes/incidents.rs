@@ -208,8 +208,21 @@ pub async fn list(
         }
         None => None,
     };
+    // The narrower of the unit asked for and the caller's scope: an incident overlapping the
+    // narrower one overlaps both. Disjoint ones leave nothing to list.
+    let scope = user.scope.as_ref().map(|s| (s.edition, s.path.clone()));
+    let overlapping = match (unit, scope) {
+        (Some(u), Some(s)) if u.0 == s.0 && domain::units::path_within(&u.1, &s.1) => Some(u),
+        (Some(u), Some(s)) if u.0 == s.0 && domain::units::path_within(&s.1, &u.1) => Some(s),
+        (Some(_), Some(_)) => {
+            return Ok(
+                HttpResponse::Ok().json(serde_json::json!({"items": [], "next_cursor": null}))
+            )
+        }
+        (u, s) => u.or(s),
+    };
     let filter = IncidentFilter {
-        overlapping: unit.or_else(|| user.scope.as_ref().map(|s| (s.edition, s.path.clone()))),
+        overlapping,
         kind: kind.map(|k| k.as_str().to_owned()),
         status: q.status,
         from: query_instant("from", q.from.as_deref())?,
@@ -323,6 +336,12 @@ pub async fn assess(
     if i64::from(b.people_needing_food) > members {
         errors.push(FieldError {
             field: "people_needing_food".into(),
+            message: format!("must not exceed the {members} household members"),
+        });
+    }
+    if i64::from(b.severely_injured) > members {
+        errors.push(FieldError {
+            field: "severely_injured".into(),
             message: format!("must not exceed the {members} household members"),
         });
     }
@@ -442,9 +461,15 @@ pub async fn entitlements(
             .entry((h.unit_edition, h.unit_code.clone()))
             .or_default();
         entry.0 += 1;
+        let overflow = || ApiError::Rule {
+            code: "amount_overflow",
+            detail: "the totals overflow".into(),
+        };
         for l in lines {
-            *entry.1.entry(l.asset.to_owned()).or_default() += l.amount;
-            *totals.entry(l.asset.to_owned()).or_default() += l.amount;
+            let c = entry.1.entry(l.asset.to_owned()).or_default();
+            *c = c.checked_add(l.amount).ok_or_else(overflow)?;
+            let t = totals.entry(l.asset.to_owned()).or_default();
+            *t = t.checked_add(l.amount).ok_or_else(overflow)?;
         }
     }
     let fmt = |m: &BTreeMap<String, i64>| -> serde_json::Value {

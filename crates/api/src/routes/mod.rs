@@ -1,8 +1,10 @@
+pub mod allocations;
 pub mod assessments;
 pub mod assets;
 pub mod auth;
 pub mod bank;
 pub mod campaigns;
+pub mod disbursements;
 pub mod donations;
 pub mod donors;
 pub mod funds;
