@@ -10,6 +10,7 @@ mod errors;
 mod ledger;
 mod ledger_storage;
 mod ops;
+mod payouts;
 mod relief;
 mod units;
 mod users;

@@ -192,6 +192,20 @@ fn holds_of(
         .load(conn)?)
 }
 
+/// Money is paid after it is reserved: an effective date before the last approval would make
+/// the fund's past balances negative.
+fn not_before_approval(events: &[EventRow], at: i64, field: &str) -> Result<(), StoreError> {
+    let approved = events
+        .iter()
+        .filter(|e| e.action == "approved")
+        .map(|e| e.at)
+        .max();
+    if approved.is_some_and(|t| at < t) {
+        return Err(domain::Invalid::new(field, "must not be before the approval").into());
+    }
+    Ok(())
+}
+
 fn status_of(s: &str) -> Result<DisbursementStatus, StoreError> {
     DisbursementStatus::parse(s).map_err(|e| StoreError::Internal(format!("stored status: {e}")))
 }
@@ -560,6 +574,7 @@ pub fn pay_disbursement(
     lock_fund(conn, &fund_id)?;
     let d = disbursement(conn, id)?;
     check(&d.row.status, Action::Pay)?;
+    not_before_approval(&d.events, p.paid_at, "paid_at")?;
     for (h, _) in &d.holds {
         if h.status != "pending" {
             continue;
@@ -800,6 +815,7 @@ pub fn execute_allocation(
     lock_fund(conn, second)?;
     let a = allocation(conn, id)?;
     check(&a.row.status, Action::Pay)?;
+    not_before_approval(&a.events, at, "executed_at")?;
     let mut legs = Vec::new();
     for (h, designation) in &a.holds {
         if h.status != "pending" {
