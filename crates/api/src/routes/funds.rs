@@ -42,6 +42,8 @@ pub struct FundView {
     bank_accounts: Vec<BankAccountView>,
     chain_seq: i64,
     chain_head: String,
+    /// Payouts above this total in đồng need two approvers; `null`: one.
+    dual_approval_above_vnd: Option<String>,
     created_at: String,
 }
 
@@ -59,6 +61,7 @@ impl FundView {
             bank_accounts: banks.into_iter().map(BankAccountView::from).collect(),
             chain_seq: f.chain_seq,
             chain_head: f.chain_head,
+            dual_approval_above_vnd: f.dual_approval_above_vnd.map(|v| v.to_string()),
             created_at: rfc3339(f.created_at),
         }
     }
