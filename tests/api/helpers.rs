@@ -105,7 +105,8 @@ pub fn test_config(database_url: String) -> Config {
         token_ttl_secs: 600,
         log_format: LogFormat::Pretty,
         admin_password: Some(ADMIN_PASSWORD.into()),
-        db_max_connections: 4,
+        // Enough for the 16-thread ledger test to run 16 transactions at once.
+        db_max_connections: 16,
         db_acquire_timeout_ms: 3000,
         workers: Some(1),
     }

@@ -493,8 +493,10 @@ async fn entitlement_is_proposed_approved_by_another_and_paid(b: Backend) {
     assert_eq!(p["method"], "cash");
     assert_eq!(p["received_by"], "Trần Thị Bình");
     assert!(p["reference"].is_null() && p["paid_at"].is_string(), "{p}");
-    assert_eq!(p["days_since_incident"], 10, "{p}");
-    assert_eq!(p["days_since_assessment"], 7, "{p}");
+    // The dates were set relative to the test's start; a run crossing midnight in Vietnam adds a day.
+    let days = |k: &str| p[k].as_i64().unwrap();
+    assert!((10..=11).contains(&days("days_since_incident")), "{p}");
+    assert!((7..=8).contains(&days("days_since_assessment")), "{p}");
     assert_eq!(
         draws(&d),
         [draw("", "30.000", "posted"), draw("", "5000000", "posted")]

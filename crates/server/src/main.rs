@@ -19,13 +19,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Manage users.
+    /// Manage users: `users add`.
     #[command(subcommand)]
     Users(UsersCommand),
-    /// Manage administrative units.
+    /// Manage administrative units: `units import`.
     #[command(subcommand)]
     Units(UnitsCommand),
-    /// Check the ledger.
+    /// Check the ledger: `ledger verify`.
     #[command(subcommand)]
     Ledger(LedgerCommand),
 }

@@ -144,12 +144,26 @@ impl Db {
                 .unwrap_or(url)
                 .to_owned(),
         };
+        // An unreachable PostgreSQL host must fail within seconds, not after the kernel's TCP
+        // timeout.
+        let path = if backend == Backend::Postgres && !path.contains("connect_timeout") {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{sep}connect_timeout=5")
+        } else {
+            path
+        };
         let manager = Manager {
             backend,
             url: path.clone(),
         };
+        // libpq's messages span several lines; the start-up error is one line.
         manager.connect().map_err(|e| {
-            StoreError::Unavailable(format!("cannot connect to {display_url}: {e}"))
+            let message = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            StoreError::Unavailable(format!("cannot connect to {display_url}: {message}"))
         })?;
         let build = |size: u32| {
             r2d2::Pool::builder()

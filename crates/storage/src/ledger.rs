@@ -904,6 +904,18 @@ pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, St
         .filter(accounts::fund_id.eq(fund_id))
         .select(AccountRow::as_select())
         .load(conn)?;
+    // Reservations must equal the pending holds.
+    let pending: BTreeMap<String, i64> = holds::table
+        .filter(holds::fund_id.eq(fund_id))
+        .filter(holds::status.eq(HoldStatus::Pending.as_str()))
+        .group_by(holds::account_id)
+        .select((
+            holds::account_id,
+            sql::<BigInt>("CAST(SUM(holds.amount) AS BIGINT)"),
+        ))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
     for a in rows {
         let expected = sums.get(&a.id).copied().unwrap_or(0);
         if a.posted != expected {
@@ -912,6 +924,17 @@ pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, St
                 format!(
                     "account {} has posted {} but its postings sum to {expected}",
                     a.id, a.posted
+                ),
+                checked,
+            ));
+        }
+        let held = pending.get(&a.id).copied().unwrap_or(0);
+        if a.reserved != held {
+            return Ok(fail(
+                None,
+                format!(
+                    "account {} has reserved {} but its pending holds sum to {held}",
+                    a.id, a.reserved
                 ),
                 checked,
             ));

@@ -26,9 +26,14 @@ pub fn view(c: CampaignRow, extensions: Vec<ExtensionRow>) -> serde_json::Value 
     } else {
         "open"
     };
-    let distribution_deadline = parse_date("closes_on", &c.closes_on)
-        .ok()
-        .map(|d| (d + chrono::Duration::days(DISTRIBUTION_DAYS)).to_string());
+    // Receiving ends on the closing date, or earlier when the campaign was closed early.
+    let receiving_ended = parse_date("closes_on", &c.closes_on).ok().map(|d| {
+        c.closed_at
+            .and_then(vn_date)
+            .map_or(d, |closed| closed.min(d))
+    });
+    let distribution_deadline =
+        receiving_ended.map(|d| (d + chrono::Duration::days(DISTRIBUTION_DAYS)).to_string());
     serde_json::json!({
         "id": c.id,
         "fund_id": c.fund_id,
