@@ -34,7 +34,26 @@ pub fn open_database(config: &Config) -> anyhow::Result<Db> {
     if applied > 0 {
         tracing::info!(migrations = applied, "migrations applied");
     }
+    seed_reference_data(&db)?;
     Ok(db)
+}
+
+/// First start, whatever the command: the current edition of the units and the national
+/// entitlement rules.
+fn seed_reference_data(db: &Db) -> anyhow::Result<()> {
+    if !db.read(|c| storage::units::edition_loaded(c, Edition::CURRENT))? {
+        let s = import_units(db, Edition::CURRENT, bundled_units(Edition::CURRENT))?;
+        tracing::info!(
+            units = s.inserted,
+            edition = 2025,
+            "administrative units loaded"
+        );
+    }
+    let seeded = db.write(storage::relief::seed_national_policies)?;
+    if seeded > 0 {
+        tracing::info!(rule_sets = seeded, "national entitlement rules loaded");
+    }
+    Ok(())
 }
 
 /// Loads the bundled official list of `edition` (or the given CSV text) in one transaction.
@@ -55,22 +74,9 @@ pub fn bundled_units(edition: Edition) -> &'static str {
     }
 }
 
-/// First start on an empty database: loads the current edition of the units and creates `admin`.
-/// Returns the generated admin password when one had to be generated, for the caller to print
-/// once.
+/// First start of the service on a database without users: creates `admin`. Returns the
+/// generated password when one had to be generated, for the caller to print once.
 pub fn bootstrap(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
-    if !db.read(|c| storage::units::edition_loaded(c, Edition::CURRENT))? {
-        let s = import_units(db, Edition::CURRENT, bundled_units(Edition::CURRENT))?;
-        tracing::info!(
-            units = s.inserted,
-            edition = 2025,
-            "administrative units loaded"
-        );
-    }
-    let seeded = db.write(storage::relief::seed_national_policies)?;
-    if seeded > 0 {
-        tracing::info!(rule_sets = seeded, "national entitlement rules loaded");
-    }
     if db.read(storage::users::count)? > 0 {
         return Ok(None);
     }
