@@ -406,4 +406,45 @@ crate::both_backends!(
     funds_live_inside_scopes,
     opening_balances_are_exact_and_once,
     ledger_pages_verifies_and_reverses,
+    opening_balances_replay_with_a_key,
 );
+
+/// Opening balances and their reversal take an optional Idempotency-Key: a retry replays.
+async fn opening_balances_replay_with_a_key(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let admin = app.admin_token().await;
+    let fund = app.create_fund(&admin, "C21583", "Quỹ Quy Nhơn").await;
+    let id = fund["id"].as_str().unwrap();
+    let send = |key: &'static str, body: serde_json::Value, url: String| {
+        app.client
+            .post(app.url(&url))
+            .bearer_auth(&admin)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let url = format!("/v1/funds/{id}/opening-balances");
+    let body = json!({"lines": [{"asset": "VND", "amount": "1000"}]});
+    let first = send("ob-1", body.clone(), url.clone()).await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = json(first, 201).await;
+    let again = send("ob-1", body, url).await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(json(again, 201).await, first);
+    let eid = first["id"].as_str().unwrap();
+    let rev = format!("/v1/funds/{id}/ledger/{eid}/reverse");
+    let r1 = json(
+        send("rev-1", json!({"reason": "nhập sai"}), rev.clone())
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let r2 = send("rev-1", json!({"reason": "nhập sai"}), rev)
+        .await
+        .unwrap();
+    assert_eq!(r2.headers()["idempotent-replayed"], "true");
+    assert_eq!(json(r2, 201).await, r1);
+    let fund = json(app.get(&format!("/v1/funds/{id}"), &admin).await, 200).await;
+    assert_eq!(fund["chain_seq"], 2, "one entry each, not two");
+}

@@ -207,17 +207,29 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub const MAX_FAILURES: u32 = 5;
+    /// Failures for one username from all addresses together before it is refused everywhere:
+    /// guessing from many addresses is slowed too.
+    pub const MAX_FAILURES_PER_USERNAME: u32 = 50;
     pub const WINDOW: Duration = Duration::from_secs(15 * 60);
     const MAX_TRACKED: usize = 100_000;
 
-    /// `Err` with the seconds to wait while the username is locked.
-    pub fn check(&self, username: &str) -> Result<(), ApiError> {
+    /// `Err` with the seconds to wait while the key is locked.
+    pub fn check(&self, key: &str) -> Result<(), ApiError> {
+        self.check_limit(key, Self::MAX_FAILURES)
+    }
+
+    /// `Err` while the username as a whole is locked (see [`Self::MAX_FAILURES_PER_USERNAME`]).
+    pub fn check_username(&self, username: &str) -> Result<(), ApiError> {
+        self.check_limit(&format!("user:{username}"), Self::MAX_FAILURES_PER_USERNAME)
+    }
+
+    fn check_limit(&self, key: &str, max: u32) -> Result<(), ApiError> {
         let entries = self
             .entries
             .lock()
             .map_err(|_| ApiError::Internal("throttle lock".into()))?;
-        match entries.get(username) {
-            Some(&(n, since)) if n >= Self::MAX_FAILURES && since.elapsed() < Self::WINDOW => {
+        match entries.get(key) {
+            Some(&(n, since)) if n >= max && since.elapsed() < Self::WINDOW => {
                 Err(ApiError::TooManyRequests {
                     retry_after_secs: (Self::WINDOW - since.elapsed()).as_secs().max(1),
                 })
@@ -276,5 +288,20 @@ mod tests {
         assert!(t.check("b").is_ok());
         t.succeeded("a");
         assert!(t.check("a").is_ok());
+    }
+
+    #[test]
+    fn a_username_is_locked_after_failures_from_many_addresses() {
+        let t = LoginThrottle::default();
+        for i in 0..LoginThrottle::MAX_FAILURES_PER_USERNAME {
+            assert!(t.check_username("admin").is_ok());
+            t.failed(&format!("admin|10.0.0.{i}"));
+            t.failed("user:admin");
+        }
+        assert!(matches!(
+            t.check_username("admin"),
+            Err(ApiError::TooManyRequests { .. })
+        ));
+        assert!(t.check_username("other").is_ok());
     }
 }

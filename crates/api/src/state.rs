@@ -20,7 +20,10 @@ impl AppState {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.db.clone();
-        web::block(move || db.read(f))
+        // The request's span follows the work onto the blocking thread, so its log lines carry
+        // the request id.
+        let span = tracing::Span::current();
+        web::block(move || span.in_scope(|| db.read(f)))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(ApiError::from)
@@ -32,7 +35,8 @@ impl AppState {
         f: impl FnMut(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.db.clone();
-        web::block(move || db.write(f))
+        let span = tracing::Span::current();
+        web::block(move || span.in_scope(|| db.write(f)))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(ApiError::from)

@@ -33,6 +33,7 @@ pub async fn token(
         .unwrap_or_default();
     let throttle_key = format!("{username}|{client}");
     state.throttle.check(&throttle_key)?;
+    state.throttle.check_username(&username)?;
     let lookup = username.clone();
     let user = state
         .read(move |c| storage::users::by_username(c, &lookup))
@@ -48,6 +49,7 @@ pub async fn token(
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(user) = verified else {
         state.throttle.failed(&throttle_key);
+        state.throttle.failed(&format!("user:{username}"));
         tracing::info!("login refused");
         return Err(ApiError::Unauthorized);
     };

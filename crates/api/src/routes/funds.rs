@@ -368,10 +368,13 @@ pub struct OpeningBalances {
 pub async fn opening_balances(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: actix_web::HttpRequest,
     path: web::Path<String>,
     body: Json<OpeningBalances>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
+    let key = crate::idempotency::key(&req, false)?;
+    let fp = crate::idempotency::fingerprint(&req, &body.1);
     let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
     let b = body.0;
     if b.lines.is_empty() || b.lines.len() > 100 {
@@ -382,69 +385,65 @@ pub async fn opening_balances(
     let actor = user.id.clone();
     let fund_id = fund.id.clone();
     let lines = b.lines;
-    let posted = state
-        .write(move |c| {
-            // Lock first, so that two concurrent requests cannot both pass the check below.
-            storage::ledger::lock_fund(c, &fund_id)?;
-            let mut legs = Vec::new();
-            let mut errors = Vec::new();
-            let mut seen = std::collections::BTreeSet::new();
-            for (i, line) in lines.iter().enumerate() {
-                let asset = match storage::assets::get(c, &format!("lines[{i}].asset"), &line.asset)
-                {
-                    Ok(a) => a,
-                    Err(storage::StoreError::Invalid(e)) => {
-                        errors.push(e);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                if !seen.insert(asset.code.clone()) {
-                    errors.push(domain::Invalid::new(
-                        format!("lines[{i}].asset"),
-                        "appears twice",
-                    ));
+    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+        // Lock first, so that two concurrent requests cannot both pass the check below.
+        storage::ledger::lock_fund(c, &fund_id)?;
+        let mut legs = Vec::new();
+        let mut errors = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, line) in lines.iter().enumerate() {
+            let asset = match storage::assets::get(c, &format!("lines[{i}].asset"), &line.asset) {
+                Ok(a) => a,
+                Err(storage::StoreError::Invalid(e)) => {
+                    errors.push(e);
                     continue;
                 }
-                match parse_positive(&format!("lines[{i}].amount"), &line.amount, asset.scale()) {
-                    Ok(amount) => {
-                        if storage::ledger::has_opening_balance(c, &fund_id, &asset.code)? {
-                            return Err(storage::StoreError::conflict(
-                                "opening_balance_exists",
-                                format!(
-                                    "the fund already has an opening balance of {}",
-                                    asset.code
-                                ),
-                            ));
-                        }
-                        legs.push(Leg::new(AccountKind::Fund, &asset.code, amount));
-                        legs.push(Leg::new(AccountKind::Opening, &asset.code, -amount));
+                Err(e) => return Err(e),
+            };
+            if !seen.insert(asset.code.clone()) {
+                errors.push(domain::Invalid::new(
+                    format!("lines[{i}].asset"),
+                    "appears twice",
+                ));
+                continue;
+            }
+            match parse_positive(&format!("lines[{i}].amount"), &line.amount, asset.scale()) {
+                Ok(amount) => {
+                    if storage::ledger::has_opening_balance(c, &fund_id, &asset.code)? {
+                        return Err(storage::StoreError::conflict(
+                            "opening_balance_exists",
+                            format!("the fund already has an opening balance of {}", asset.code),
+                        ));
                     }
-                    Err(e) => errors.push(e),
+                    legs.push(Leg::new(AccountKind::Fund, &asset.code, amount));
+                    legs.push(Leg::new(AccountKind::Opening, &asset.code, -amount));
                 }
+                Err(e) => errors.push(e),
             }
-            if let Some(e) = errors.into_iter().next() {
-                return Err(e.into());
-            }
-            let entry = storage::ledger::post(
-                c,
-                &storage::ledger::NewEntry {
-                    fund_id: fund_id.clone(),
-                    kind: EntryKind::OpeningBalance,
-                    reason: reason.clone(),
-                    actor_id: actor.clone(),
-                    ref_type: Some("fund".into()),
-                    ref_id: Some(fund_id.clone()),
-                    effective_at,
-                    legs,
-                },
-            )?;
-            let scales = storage::assets::scales(c)?;
-            Ok((entry, scales))
-        })
-        .await?;
-    tracing::info!(fund.id = %fund.id, entry.seq = posted.0.entry.seq, "opening balance posted");
-    Ok(HttpResponse::Created().json(EntryView::new(posted.0, &posted.1, None)))
+        }
+        if let Some(e) = errors.into_iter().next() {
+            return Err(e.into());
+        }
+        let entry = storage::ledger::post(
+            c,
+            &storage::ledger::NewEntry {
+                fund_id: fund_id.clone(),
+                kind: EntryKind::OpeningBalance,
+                reason: reason.clone(),
+                actor_id: actor.clone(),
+                ref_type: Some("fund".into()),
+                ref_id: Some(fund_id.clone()),
+                effective_at,
+                legs,
+            },
+        )?;
+        let scales = storage::assets::scales(c)?;
+        tracing::info!(fund.id = %fund_id, entry.seq = entry.entry.seq, "opening balance posted");
+        let view = serde_json::to_value(EntryView::new(entry, &scales, None))
+            .map_err(|e| storage::StoreError::Internal(e.to_string()))?;
+        Ok((actix_web::http::StatusCode::CREATED, view))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]

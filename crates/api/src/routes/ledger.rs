@@ -179,16 +179,18 @@ pub struct ReverseBody {
 pub async fn reverse(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: actix_web::HttpRequest,
     path: web::Path<(String, String)>,
     body: Json<ReverseBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
+    let key = crate::idempotency::key(&req, false)?;
+    let fp = crate::idempotency::fingerprint(&req, &body.1);
     let (fund_id, entry_id) = path.into_inner();
     let fund = fund_in_scope(&state, &user, fund_id).await?;
     let reason = domain::text::required("reason", &body.0.reason, 1000)?;
     let actor = user.id.clone();
-    let (posted, scales) = state
-        .write(move |c| {
+    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
             let original = storage::ledger::entry(c, &entry_id)?;
             if original.entry.fund_id != fund.id {
                 return Err(storage::StoreError::NotFound);
@@ -202,9 +204,10 @@ pub async fn reverse(
                 ));
             }
             let posted = storage::ledger::reverse(c, &entry_id, &reason, &actor)?;
-            Ok((posted, storage::assets::scales(c)?))
+            tracing::info!(fund.id = %posted.entry.fund_id, entry.seq = posted.entry.seq, "entry reversed");
+            let view = serde_json::to_value(EntryView::new(posted, &storage::assets::scales(c)?, None))
+                .map_err(|e| storage::StoreError::Internal(e.to_string()))?;
+            Ok((actix_web::http::StatusCode::CREATED, view))
         })
-        .await?;
-    tracing::info!(fund.id = %posted.entry.fund_id, entry.seq = posted.entry.seq, "entry reversed");
-    Ok(HttpResponse::Created().json(EntryView::new(posted, &scales, None)))
+        .await
 }
