@@ -407,6 +407,7 @@ crate::both_backends!(
     opening_balances_are_exact_and_once,
     ledger_pages_verifies_and_reverses,
     opening_balances_replay_with_a_key,
+    an_allocation_is_one_transaction_across_both_funds,
 );
 
 /// Opening balances and their reversal take an optional Idempotency-Key: a retry replays.
@@ -447,4 +448,93 @@ async fn opening_balances_replay_with_a_key(b: Backend) {
     assert_eq!(json(r2, 201).await, r1);
     let fund = json(app.get(&format!("/v1/funds/{id}"), &admin).await, 200).await;
     assert_eq!(fund["chain_seq"], 2, "one entry each, not two");
+}
+
+/// An allocation moves money in two funds' chains in one transaction: when the receiving side
+/// cannot be posted (its balance would overflow), the sending side is not posted either.
+async fn an_allocation_is_one_transaction_across_both_funds(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let admin = app.admin_token().await;
+    let approver = app.user_token("ap.p52", "approver", Some("P52")).await;
+    let province = app.create_fund(&admin, "P52", "Quỹ tỉnh").await;
+    let commune = app.create_fund(&admin, "C21583", "Quỹ phường").await;
+    let (pid, cid) = (
+        province["id"].as_str().unwrap(),
+        commune["id"].as_str().unwrap(),
+    );
+    for (id, amount) in [(pid, "10000"), (cid, "9223372036854775000")] {
+        let body = json!({"lines": [{"asset": "VND", "amount": amount}]});
+        let r = app
+            .post(&format!("/v1/funds/{id}/opening-balances"), &admin, &body)
+            .await;
+        json(r, 201).await;
+    }
+    let a = json(
+        app.post(
+            "/v1/allocations",
+            &admin,
+            &json!({"from_fund_id": pid, "to_fund_id": cid, "decision_ref": "QĐ 1", "round": 1,
+                    "purpose": "thử", "lines": [{"asset": "VND", "amount": "1000"}]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let aid = a["id"].as_str().unwrap();
+    let approved = json(
+        app.post(
+            &format!("/v1/allocations/{aid}/approve"),
+            &approver,
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(approved["status"], "approved");
+    let state = |id: String| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let f = json(app.get(&format!("/v1/funds/{id}"), admin).await, 200).await;
+            let bal = json(
+                app.get(&format!("/v1/funds/{id}/balances"), admin).await,
+                200,
+            )
+            .await;
+            (
+                f["chain_seq"].clone(),
+                f["chain_head"].clone(),
+                bal["balances"].clone(),
+            )
+        }
+    };
+    let before = (state(pid.to_owned()).await, state(cid.to_owned()).await);
+    let r = app
+        .post(
+            &format!("/v1/allocations/{aid}/execute"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    problem(r, 422, "amount_overflow").await;
+    assert_eq!(
+        (state(pid.to_owned()).await, state(cid.to_owned()).await),
+        before
+    );
+    let after = json(
+        app.get(&format!("/v1/allocations/{aid}"), &admin).await,
+        200,
+    )
+    .await;
+    assert_eq!(after["status"], "approved");
+    for id in [pid, cid] {
+        let v = json(
+            app.get(&format!("/v1/funds/{id}/ledger/verify"), &admin)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(v["ok"], true, "{v}");
+    }
 }

@@ -223,6 +223,11 @@ impl LoginThrottle {
         self.check_limit(&format!("user:{username}"), Self::MAX_FAILURES_PER_USERNAME)
     }
 
+    /// Counts a failure against the username from every address.
+    pub fn failed_username(&self, username: &str) {
+        self.failed(&format!("user:{username}"));
+    }
+
     fn check_limit(&self, key: &str, max: u32) -> Result<(), ApiError> {
         let entries = self
             .entries
@@ -296,7 +301,7 @@ mod tests {
         for i in 0..LoginThrottle::MAX_FAILURES_PER_USERNAME {
             assert!(t.check_username("admin").is_ok());
             t.failed(&format!("admin|10.0.0.{i}"));
-            t.failed("user:admin");
+            t.failed_username("admin");
         }
         assert!(matches!(
             t.check_username("admin"),

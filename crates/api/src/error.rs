@@ -225,19 +225,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => Self::NotFound,
-            StoreError::Invalid(i) => Self::field(i.field, i.message),
-            StoreError::Conflict { code, message } => Self::Conflict {
-                code,
-                detail: message,
-            },
-            StoreError::Rule { code, message } => Self::Rule {
-                code,
-                detail: message,
-            },
-            e if e.is_connection_lost() => Self::Unavailable,
-            e => Self::Internal(e.to_string()),
+        match Self::refusal(&e) {
+            Some(refusal) => refusal,
+            None if e.is_connection_lost() => Self::Unavailable,
+            None => Self::Internal(e.to_string()),
         }
     }
 }

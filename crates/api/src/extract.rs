@@ -121,7 +121,9 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let de = serde_urlencoded::Deserializer::new(url_parse(req.query_string()));
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
+            req.query_string().as_bytes(),
+        ));
         std::future::ready(
             serde_path_to_error::deserialize::<_, T>(de)
                 .map(Query)
@@ -140,10 +142,6 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
                 }),
         )
     }
-}
-
-fn url_parse(q: &str) -> form_urlencoded::Parse<'_> {
-    form_urlencoded::parse(q.as_bytes())
 }
 
 /// An opaque list cursor: the last key of the previous page, hex-encoded.

@@ -9,7 +9,6 @@
 //! and message (`message`, `description`, `nội dung`, `nội dung chi tiết`, `diễn giải`). Other
 //! columns (such as `STT`, the row number) are ignored.
 
-use crate::campaigns::uuid_now;
 use crate::schema::{bank_statement_lines, bank_statements};
 use crate::units::ImportError;
 use crate::{now_micros, with_inner, DbConnection, StoreError};
@@ -225,7 +224,7 @@ pub fn import(
     lines: &[StatementLine],
     actor_id: &str,
 ) -> Result<StatementRow, StoreError> {
-    let id = uuid_now();
+    let id = crate::new_row_id();
     let mut seen = HashMap::new();
     let keyed: Vec<(String, &StatementLine)> =
         lines.iter().map(|l| (line_key(l, &mut seen), l)).collect();
@@ -240,7 +239,7 @@ pub fn import(
         .into_iter()
         .filter(|(k, _)| !existing.contains(k) && in_file.insert(k.clone()))
         .map(|(line_key, l)| LineRow {
-            id: uuid_now(),
+            id: crate::new_row_id(),
             statement_id: id.clone(),
             bank_account_id: bank_account_id.to_owned(),
             line_no: l.line_no,
@@ -291,14 +290,6 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<StatementRow, StoreError
         .first(conn)
         .optional()?
         .ok_or(StoreError::NotFound)
-}
-
-pub fn lines(conn: &mut DbConnection, statement_id: &str) -> Result<Vec<LineRow>, StoreError> {
-    Ok(bank_statement_lines::table
-        .filter(bank_statement_lines::statement_id.eq(statement_id))
-        .order(bank_statement_lines::line_no.asc())
-        .select(LineRow::as_select())
-        .load(conn)?)
 }
 
 pub fn line(conn: &mut DbConnection, line_id: &str) -> Result<LineRow, StoreError> {

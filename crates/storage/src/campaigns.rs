@@ -142,7 +142,7 @@ pub fn extend(
     let decision = domain::text::required("decision_ref", decision_ref, 200)?;
     diesel::insert_into(campaign_extensions::table)
         .values(&ExtensionRow {
-            id: uuid_now(),
+            id: crate::new_row_id(),
             campaign_id: id.to_owned(),
             previous_closes_on: c.closes_on.clone(),
             closes_on: closes_on.to_owned(),
@@ -178,8 +178,4 @@ pub fn close(conn: &mut DbConnection, id: &str, actor_id: &str) -> Result<Campai
         ));
     }
     get(conn, id)
-}
-
-pub(crate) fn uuid_now() -> String {
-    domain::ids::EntryId::new().0.hyphenated().to_string()
 }

@@ -1,7 +1,6 @@
 //! Donations: pledges and receipts in cash, by bank transfer and in kind, posted through the
 //! ledger's posting path with a gapless receipt number in the same transaction.
 
-use crate::campaigns::uuid_now;
 use crate::schema::{donation_lines, donations, fund_bank_accounts, receipt_counters};
 use crate::{now_micros, with_inner, DbConnection, StoreError};
 use diesel::prelude::*;
@@ -183,18 +182,21 @@ fn next_receipt(conn: &mut DbConnection, fund_id: &str, year: i32) -> Result<i64
 pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, StoreError> {
     let fund = crate::funds::get(conn, &d.fund_id)?;
     crate::ledger::lock_fund(conn, &fund.id)?;
-    let id = uuid_now();
+    let id = crate::new_row_id();
     let (lines, total_vnd) = check_lines(conn, &id, &d.lines)?;
     let received = match d.status {
         DonationStatus::Received => true,
         DonationStatus::Pledged => false,
         _ => return Err(invalid("status", "must be received or pledged")),
     };
-    if let Some(cid) = &d.campaign_id {
-        let c = match crate::campaigns::get(conn, cid) {
+    let campaign = match &d.campaign_id {
+        None => None,
+        Some(cid) => Some(match crate::campaigns::get(conn, cid) {
             Err(StoreError::NotFound) => return Err(invalid("campaign_id", "no such campaign")),
             other => other?,
-        };
+        }),
+    };
+    if let Some(c) = &campaign {
         if c.fund_id != fund.id {
             return Err(invalid(
                 "campaign_id",
@@ -218,10 +220,7 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
                 .transpose()?
                 .ok_or_else(|| invalid("bank_ref", "is required for a bank transfer"))?;
             let banks = crate::funds::bank_accounts(conn, &fund.id)?;
-            let campaign_bank = match &d.campaign_id {
-                Some(c) => crate::campaigns::get(conn, c)?.bank_account_id,
-                None => None,
-            };
+            let campaign_bank = campaign.as_ref().and_then(|c| c.bank_account_id.clone());
             let account = match (&d.bank_account_id, campaign_bank, banks.as_slice()) {
                 (Some(b), _, _) => b.clone(),
                 (None, Some(b), _) => b,

@@ -602,15 +602,6 @@ pub fn void_hold(
         .first(conn)?)
 }
 
-pub fn hold(conn: &mut DbConnection, hold_id: &str) -> Result<HoldRow, StoreError> {
-    holds::table
-        .find(hold_id)
-        .select(HoldRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound)
-}
-
 fn postings_of(
     conn: &mut DbConnection,
     entry_ids: &[String],

@@ -21,6 +21,11 @@ pub mod users;
 pub use db::{now_micros, Backend, Db, DbConnection, DbOptions};
 pub use error::StoreError;
 
+/// A new time-ordered (UUIDv7) id for a row whose entity has no newtype of its own.
+pub(crate) fn new_row_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
 /// Runs `$body` with `$c` bound to the inner connection of either backend, for the few operations
 /// that `MultiConnection` does not offer (row locks, batch inserts, migrations).
 #[macro_export]

@@ -4,7 +4,6 @@
 //! money first; payment posts the holds; rejection and cancellation release them. Every
 //! transition is an event with its actor and time.
 
-use crate::campaigns::uuid_now;
 use crate::ledger::{lock_fund, NewEntry, NewHold, PostHold};
 use crate::schema::{
     accounts, allocation_lines, allocations, disbursement_lines, disbursements, holds,
@@ -147,7 +146,7 @@ fn insert_event(
 ) -> Result<(), StoreError> {
     diesel::insert_into(payout_events::table)
         .values(&EventRow {
-            id: uuid_now(),
+            id: crate::new_row_id(),
             subject_type: subject.as_str().to_owned(),
             subject_id: id.to_owned(),
             action: action.to_owned(),
@@ -204,6 +203,32 @@ fn not_before_approval(events: &[EventRow], at: i64, field: &str) -> Result<(), 
         return Err(domain::Invalid::new(field, "must not be before the approval").into());
     }
     Ok(())
+}
+
+/// Records `actor`'s approval of a proposed item (never the proposer's, at most one each) and
+/// returns how many approvals it now has. The caller holds the fund's lock.
+fn record_approval(
+    conn: &mut DbConnection,
+    subject: Subject,
+    id: &str,
+    status: &str,
+    proposer: &str,
+    events_so_far: &[EventRow],
+    actor: &str,
+) -> Result<i32, StoreError> {
+    check(status, Action::Approve)?;
+    if proposer == actor {
+        return Err(StoreError::rule(
+            "own_proposal",
+            "the proposer cannot approve their own proposal",
+        ));
+    }
+    event(conn, subject, id, Action::Approve, actor, None)?;
+    let before = events_so_far
+        .iter()
+        .filter(|e| e.action == "approved")
+        .count();
+    Ok(i32::try_from(before + 1).unwrap_or(i32::MAX))
 }
 
 fn status_of(s: &str) -> Result<DisbursementStatus, StoreError> {
@@ -340,7 +365,7 @@ pub fn propose_disbursement(
     conn: &mut DbConnection,
     n: &NewDisbursement,
 ) -> Result<Disbursement, StoreError> {
-    let id = uuid_now();
+    let id = crate::new_row_id();
     let total_vnd = n
         .lines
         .iter()
@@ -439,28 +464,15 @@ pub fn approve_disbursement(
     let fund_id = disbursement(conn, id)?.row.fund_id;
     lock_fund(conn, &fund_id)?;
     let d = disbursement(conn, id)?;
-    check(&d.row.status, Action::Approve)?;
-    if d.row.proposed_by == actor {
-        return Err(StoreError::rule(
-            "own_proposal",
-            "the proposer cannot approve their own proposal",
-        ));
-    }
-    event(
+    let approvals = record_approval(
         conn,
         Subject::Disbursement,
         id,
-        Action::Approve,
+        &d.row.status,
+        &d.row.proposed_by,
+        &d.events,
         actor,
-        None,
     )?;
-    let approvals = i32::try_from(
-        events(conn, Subject::Disbursement, id)?
-            .iter()
-            .filter(|e| e.action == "approved")
-            .count(),
-    )
-    .unwrap_or(i32::MAX);
     if approvals >= d.row.approvals_needed {
         let lines: Vec<(Option<SpendCategory>, String, i64)> = d
             .lines
@@ -684,7 +696,7 @@ pub fn propose_allocation(
             domain::Invalid::new("to_fund_id", "must be another fund than from_fund_id").into(),
         );
     }
-    let id = uuid_now();
+    let id = crate::new_row_id();
     let total_vnd = n
         .lines
         .iter()
@@ -761,21 +773,15 @@ pub fn approve_allocation(
     let fund_id = allocation(conn, id)?.row.from_fund_id;
     lock_fund(conn, &fund_id)?;
     let a = allocation(conn, id)?;
-    check(&a.row.status, Action::Approve)?;
-    if a.row.proposed_by == actor {
-        return Err(StoreError::rule(
-            "own_proposal",
-            "the proposer cannot approve their own proposal",
-        ));
-    }
-    event(conn, Subject::Allocation, id, Action::Approve, actor, None)?;
-    let approvals = i32::try_from(
-        events(conn, Subject::Allocation, id)?
-            .iter()
-            .filter(|e| e.action == "approved")
-            .count(),
-    )
-    .unwrap_or(i32::MAX);
+    let approvals = record_approval(
+        conn,
+        Subject::Allocation,
+        id,
+        &a.row.status,
+        &a.row.proposed_by,
+        &a.events,
+        actor,
+    )?;
     if approvals >= a.row.approvals_needed {
         let lines: Vec<(Option<SpendCategory>, String, i64)> = a
             .lines

@@ -1,6 +1,5 @@
 //! Incidents, households, damage assessments and entitlement rule sets.
 
-use crate::campaigns::uuid_now;
 use crate::schema::{
     assessments, household_members, households, incident_units, incidents, policies,
 };
@@ -145,7 +144,26 @@ pub fn incidents(conn: &mut DbConnection, f: &IncidentFilter) -> Result<Vec<Inci
         q = q.filter(incidents::id.gt(a.clone()));
     }
     let rows: Vec<IncidentRow> = q.load(conn)?;
-    rows.into_iter().map(|r| incident(conn, &r.id)).collect()
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut units: std::collections::HashMap<String, Vec<IncidentUnitRow>> = Default::default();
+    for u in incident_units::table
+        .filter(incident_units::incident_id.eq_any(&ids))
+        .order((
+            incident_units::unit_edition.asc(),
+            incident_units::unit_code.asc(),
+        ))
+        .select(IncidentUnitRow::as_select())
+        .load::<IncidentUnitRow>(conn)?
+    {
+        units.entry(u.incident_id.clone()).or_default().push(u);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| Incident {
+            units: units.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect())
 }
 
 /// Closes an open incident, at most once.
@@ -321,7 +339,26 @@ pub fn households(
         q = q.filter(households::id.gt(a.clone()));
     }
     let rows: Vec<HouseholdRow> = q.load(conn)?;
-    rows.into_iter().map(|r| household(conn, &r.id)).collect()
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut members: std::collections::HashMap<String, Vec<MemberRow>> = Default::default();
+    for m in household_members::table
+        .filter(household_members::household_id.eq_any(&ids))
+        .order((
+            household_members::household_id.asc(),
+            household_members::idx.asc(),
+        ))
+        .select(MemberRow::as_select())
+        .load::<MemberRow>(conn)?
+    {
+        members.entry(m.household_id.clone()).or_default().push(m);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| Household {
+            members: members.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect())
 }
 
 // ---------------------------------------------------------------- assessments
@@ -517,7 +554,7 @@ pub fn seed_national_policies(conn: &mut DbConnection) -> Result<usize, StoreErr
     }
     let docs = domain::policy::national_defaults();
     for doc in &docs {
-        let set = doc.parse(uuid_now(), None)?;
+        let set = doc.parse(crate::new_row_id(), None)?;
         insert_policy(conn, &set, &doc.rules, None)?;
     }
     Ok(docs.len())

@@ -221,8 +221,6 @@ pub struct UnitFilter {
     pub parent: Option<String>,
     pub level: Option<Level>,
     pub query: Option<String>,
-    /// Only units inside this subtree (the caller's scope), when set.
-    pub within_path: Option<String>,
     pub after_code: Option<String>,
     pub limit: i64,
 }
@@ -261,14 +259,6 @@ pub fn list(
     if let Some(text) = &filter.query {
         let pattern = format!("%{}%", like_escape(&text::fold(text)));
         q = q.filter(units::name_folded.like(pattern).escape('\\'));
-    }
-    if let Some(root) = &filter.within_path {
-        let below = format!("{}/%", like_escape(root));
-        q = q.filter(
-            units::path
-                .eq(root.clone())
-                .or(units::path.like(below).escape('\\')),
-        );
     }
     if let Some(after) = &filter.after_code {
         q = q.filter(units::code.gt(after.clone()));

@@ -49,7 +49,7 @@ pub async fn token(
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(user) = verified else {
         state.throttle.failed(&throttle_key);
-        state.throttle.failed(&format!("user:{username}"));
+        state.throttle.failed_username(&username);
         tracing::info!("login refused");
         return Err(ApiError::Unauthorized);
     };

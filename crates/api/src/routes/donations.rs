@@ -358,10 +358,18 @@ pub async fn list(
     let rows = state
         .read(move |c| {
             let rows = storage::donations::list(c, &filter)?;
+            // Scales and each donor are read once for the page, not once per donation.
+            let scales = storage::assets::scales(c)?;
+            let mut donors = HashMap::new();
             let mut out = Vec::with_capacity(rows.len());
             for d in rows {
-                let v = view_in(c, &d)?;
-                out.push((d.row.id.clone(), v));
+                if let Some(id) = &d.row.donor_id {
+                    if !donors.contains_key(id) {
+                        donors.insert(id.clone(), storage::donors::get(c, id)?);
+                    }
+                }
+                let donor = d.row.donor_id.as_ref().and_then(|id| donors.get(id));
+                out.push((d.row.id.clone(), view(&d, donor, &scales)));
             }
             Ok(out)
         })

@@ -81,7 +81,6 @@ pub async fn list(
             .q
             .filter(|s| !s.trim().is_empty())
             .map(|s| s.chars().take(100).collect()),
-        within_path: None,
         after_code: q.cursor.as_deref().map(decode_cursor).transpose()?,
         limit,
     };
