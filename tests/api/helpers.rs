@@ -102,6 +102,9 @@ pub fn test_config(database_url: String) -> Config {
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some(JWT_SECRET.into()),
         id_hash_key: None,
+        checkpoint_key: None,
+        // Tests sign checkpoints on demand.
+        checkpoint_interval_secs: 0,
         token_ttl_secs: 600,
         log_format: LogFormat::Pretty,
         admin_password: Some(ADMIN_PASSWORD.into()),

@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use domain::units::path_within;
 use domain::users::Role;
 use futures_util::future::LocalBoxFuture;
@@ -92,6 +92,16 @@ pub struct AuthUser {
     pub username: String,
     pub role: Role,
     pub scope: Option<Scope>,
+    /// The request being served, for the audit trail.
+    pub request: RequestMeta,
+}
+
+/// The request an [`AuthUser`] was loaded for.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: String,
+    /// The method and route pattern, such as `POST /v1/donations/{id}/reverse`.
+    pub action: String,
 }
 
 impl AuthUser {
@@ -162,6 +172,18 @@ impl FromRequest for AuthUser {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(|t| t.trim().to_owned());
+        let request = RequestMeta {
+            request_id: req
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            action: format!(
+                "{} {}",
+                req.method(),
+                req.match_pattern().unwrap_or_else(|| req.path().to_owned())
+            ),
+        };
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
             let token = token.ok_or(ApiError::Unauthorized)?;
@@ -189,6 +211,7 @@ impl FromRequest for AuthUser {
                 username: row.username,
                 role,
                 scope,
+                request,
             };
             tracing::Span::current().record("user.id", tracing::field::display(&user.id));
             Ok(user)

@@ -2,6 +2,8 @@
 //! the stored answer (`Idempotent-Replayed: true`), the same key with another body is a 422, and
 //! a refusal is stored like a success so that a rejected request stays rejected on retry.
 
+use crate::audit::{self, Note};
+use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -49,29 +51,36 @@ pub fn fingerprint(req: &HttpRequest, body: &[u8]) -> String {
 /// transaction, and answers with its result or the stored one.
 pub async fn run<F>(
     state: &AppState,
-    user_id: &str,
+    user: &AuthUser,
     key: Option<String>,
     fingerprint: String,
     mut work: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnMut(&mut DbConnection) -> Result<(StatusCode, serde_json::Value), StoreError>
+    F: FnMut(&mut DbConnection, &mut Note) -> Result<(StatusCode, serde_json::Value), StoreError>
         + Send
         + 'static,
 {
     let Some(key) = key else {
-        let (status, body) = state.write(work).await?;
+        let (status, body) = state.write(user, work).await?;
         return Ok(HttpResponse::build(status).json(body));
     };
-    let user_id = user_id.to_owned();
+    let user = user.clone();
+    // The audit event is written inside the key's savepoint: a replay writes none, and a
+    // refusal leaves none.
     let answer = state
-        .write(move |c| {
+        .write_unaudited(move |c| {
             storage::idempotency::run(
                 c,
-                &user_id,
+                &user.id,
                 &key,
                 &fingerprint,
-                &mut |c| work(c).map(|(s, v)| (s.as_u16(), v.to_string())),
+                &mut |c| {
+                    let mut note = Note::default();
+                    let (s, v) = work(c, &mut note)?;
+                    audit::record(c, &user, note)?;
+                    Ok((s.as_u16(), v.to_string()))
+                },
                 &|e| {
                     ApiError::refusal(e).map(|a| {
                         use actix_web::ResponseError;

@@ -1,5 +1,6 @@
 //! The HTTP API: routes (one module per resource), extractors, the error type and the server.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -12,8 +13,9 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use error::{method_not_allowed, no_route};
 use routes::{
-    allocations, assessments, assets, auth as auth_routes, bank, campaigns, disbursements,
-    donations, donors, funds, households, incidents, ledger, ops, policies, units, users,
+    allocations, assessments, assets, audit as audit_routes, auth as auth_routes, bank, campaigns,
+    disbursements, donations, donors, export, funds, households, incidents, ledger, ops, policies,
+    units, users,
 };
 use std::net::TcpListener;
 
@@ -62,6 +64,13 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
         ),
         ("/v1/funds/{id}/ledger", vec![get(ledger::list)]),
         ("/v1/funds/{id}/ledger/verify", vec![get(ledger::verify)]),
+        ("/v1/funds/{id}/ledger/export", vec![get(export::export)]),
+        (
+            "/v1/funds/{id}/checkpoints",
+            vec![get(export::checkpoints), post(export::sign)],
+        ),
+        ("/v1/checkpoints/key", vec![get(export::public_key)]),
+        ("/v1/audit-events", vec![get(audit_routes::list)]),
         (
             "/v1/funds/{id}/ledger/{entry_id}/reverse",
             vec![post(ledger::reverse)],

@@ -1,4 +1,5 @@
-use crate::auth::{Keys, LoginThrottle};
+use crate::audit::{self, Note};
+use crate::auth::{AuthUser, Keys, LoginThrottle};
 use crate::error::ApiError;
 use actix_web::web;
 use storage::{Db, DbConnection, StoreError};
@@ -11,6 +12,8 @@ pub struct AppState {
     pub keys: Keys,
     pub token_ttl_secs: u64,
     pub throttle: LoginThrottle,
+    /// Signs checkpoints of the chain heads.
+    pub checkpoint_key: std::sync::Arc<domain::checkpoint::CheckpointKey>,
 }
 
 impl AppState {
@@ -29,8 +32,36 @@ impl AppState {
             .map_err(ApiError::from)
     }
 
-    /// Runs one write transaction off the async workers (see [`Db::write`]).
+    /// Runs one write transaction off the async workers (see [`Db::write`]) and records its
+    /// audit event in the same transaction, with what `f` notes about the entity it changed.
     pub async fn write<T: Send + 'static>(
+        &self,
+        user: &AuthUser,
+        mut f: impl FnMut(&mut DbConnection, &mut Note) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let user = user.clone();
+        self.write_unaudited(move |c| {
+            let mut note = Note::default();
+            let out = f(c, &mut note)?;
+            audit::record(c, &user, note)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records that `user` read the personal data that `note` names; the caller answers only
+    /// once this is written.
+    pub async fn log_read(&self, user: &AuthUser, note: Note) -> Result<(), ApiError> {
+        self.write(user, move |_, n| {
+            *n = note.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// A write transaction with no audit event: only for work that is not a user's request
+    /// (signing checkpoints) or that records its own event (idempotent requests).
+    pub async fn write_unaudited<T: Send + 'static>(
         &self,
         f: impl FnMut(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {

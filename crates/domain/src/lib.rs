@@ -24,6 +24,7 @@ macro_rules! str_enum {
     };
 }
 
+pub mod checkpoint;
 pub mod donations;
 pub mod ids;
 pub mod ledger;

@@ -58,9 +58,30 @@ pub fn required(field: &str, value: &str, max: usize) -> Result<String, crate::I
     Ok(v)
 }
 
+/// A text cell for a CSV file that people open in spreadsheets: a cell starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return would run as a formula, so it gets a leading `'`; so does
+/// one that already starts with `'`, so that a reader strips exactly one `'` to get the text back.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{s}").into(),
+        _ => s.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for bad in ["=SUM(A1)", "+1", "-2+3", "@cmd", "\tx", "\rx", "'quoted"] {
+            let cell = csv_cell(bad);
+            assert!(cell.starts_with('\''), "{bad}");
+            assert_eq!(&cell[1..], bad);
+        }
+        assert_eq!(csv_cell("Nguyễn"), "Nguyễn");
+        assert_eq!(csv_cell(""), "");
+    }
 
     #[test]
     fn fold_strips_vietnamese_diacritics() {

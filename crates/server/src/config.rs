@@ -27,6 +27,13 @@ pub struct Config {
     /// random key is generated once and kept in the database.
     #[serde(default, deserialize_with = "scalar::optional_string")]
     pub id_hash_key: Option<String>,
+    /// `RELIEF_CHECKPOINT_KEY`: the Ed25519 seed that signs checkpoints, 64 hex digits. When
+    /// unset, a random seed is generated once and kept in the database.
+    #[serde(default, deserialize_with = "scalar::optional_string")]
+    pub checkpoint_key: Option<String>,
+    /// `RELIEF_CHECKPOINT_INTERVAL_SECS`: how often every changed chain head is signed; 0 never
+    /// (checkpoints are then made on demand only).
+    pub checkpoint_interval_secs: u64,
     /// `RELIEF_TOKEN_TTL_SECS`: how long an access token lives.
     pub token_ttl_secs: u64,
     /// `RELIEF_LOG_FORMAT`: `pretty` or `json`.
@@ -63,6 +70,8 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             jwt_secret: None,
             id_hash_key: None,
+            checkpoint_key: None,
+            checkpoint_interval_secs: 3600,
             token_ttl_secs: 3600,
             log_format: LogFormat::Pretty,
             admin_password: None,
@@ -109,6 +118,13 @@ impl Config {
         }
         if self.id_hash_key.as_ref().is_some_and(|k| k.len() < 32) {
             return Err("configuration: RELIEF_ID_HASH_KEY must be at least 32 bytes".into());
+        }
+        if self
+            .checkpoint_key
+            .as_ref()
+            .is_some_and(|k| k.len() != 64 || hex::decode(k).is_err())
+        {
+            return Err("configuration: RELIEF_CHECKPOINT_KEY must be 64 hex digits".into());
         }
         if !(60..=86_400).contains(&self.token_ttl_secs) {
             return Err("configuration: RELIEF_TOKEN_TTL_SECS must be between 60 and 86400".into());

@@ -8,6 +8,7 @@ use actix_web::web;
 use api::auth::{Keys, LoginThrottle};
 use api::AppState;
 use config::Config;
+use domain::checkpoint::CheckpointKey;
 use domain::units::Edition;
 use std::net::TcpListener;
 use std::time::Duration;
@@ -101,6 +102,35 @@ pub fn bootstrap(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
     Ok(generated.then_some(password))
 }
 
+/// The key that signs checkpoints: configured, or generated once and kept in the database.
+pub fn checkpoint_key(db: &Db, config: &Config) -> anyhow::Result<CheckpointKey> {
+    let seed = match &config.checkpoint_key {
+        Some(k) => k.clone(),
+        None => db.write(|c| {
+            storage::settings::get_or_insert(c, "checkpoint_key", || {
+                hex::encode(CheckpointKey::generate_seed())
+            })
+        })?,
+    };
+    let seed: [u8; 32] = hex::decode(seed.trim())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("the checkpoint key must be 64 hex digits"))?;
+    Ok(CheckpointKey::from_seed(&seed))
+}
+
+/// Signs every changed chain head every `every`, on a thread of its own.
+fn spawn_checkpoints(db: Db, key: std::sync::Arc<CheckpointKey>, every: Duration) {
+    std::thread::spawn(move || loop {
+        std::thread::sleep(every);
+        match api::routes::export::sign_all(&db, &key) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(checkpoints = n, "chain heads signed"),
+            Err(e) => tracing::warn!(error = %e, "signing chain heads failed; will retry"),
+        }
+    });
+}
+
 /// The running service.
 pub struct Application {
     port: u16,
@@ -132,12 +162,21 @@ impl Application {
                 storage::settings::get_or_insert(c, "id_hash_key", || random_secret(32))
             })?,
         };
+        let checkpoint_key = std::sync::Arc::new(checkpoint_key(&db, config)?);
+        if config.checkpoint_interval_secs > 0 {
+            spawn_checkpoints(
+                db.clone(),
+                checkpoint_key.clone(),
+                Duration::from_secs(config.checkpoint_interval_secs),
+            );
+        }
         let state = web::Data::new(AppState {
             db: db.clone(),
             id_key: id_key.into_bytes(),
             keys: Keys::from_secret(secret.as_bytes())?,
             token_ttl_secs: config.token_ttl_secs,
             throttle: LoginThrottle::default(),
+            checkpoint_key,
         });
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

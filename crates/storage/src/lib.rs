@@ -2,11 +2,14 @@
 //! PostgreSQL or SQLite. Every write runs in one transaction through [`Db::write`].
 
 pub mod assets;
+pub mod audit;
 pub mod bank;
 pub mod campaigns;
+pub mod checkpoints;
 mod db;
 pub mod donations;
 pub mod donors;
+pub mod export;
 mod error;
 pub mod funds;
 pub mod idempotency;

@@ -486,3 +486,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     allocation_lines,
     payout_events
 );
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> BigInt,
+        actor_id -> Text,
+        actor_role -> Text,
+        request_id -> Text,
+        action -> Text,
+        entity_type -> Nullable<Text>,
+        entity_id -> Nullable<Text>,
+        fund_id -> Nullable<Text>,
+        unit_edition -> Nullable<Integer>,
+        unit_path -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    checkpoints (id) {
+        id -> Text,
+        fund_id -> Text,
+        seq -> BigInt,
+        hash -> Text,
+        signed_at -> BigInt,
+        key_id -> Text,
+        signature -> Text,
+    }
+}

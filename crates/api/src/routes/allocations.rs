@@ -116,9 +116,13 @@ pub async fn create(
         lines,
         actor_id: user.id.clone(),
     };
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         let a = storage::payouts::propose_allocation(c, &new)?;
-        Ok((StatusCode::CREATED, view_in(c, &a)?))
+        let v = view_in(c, &a)?;
+        note.entity("allocation", &a.row.id)
+            .fund_id(&a.row.from_fund_id)
+            .detail(v.clone());
+        Ok((StatusCode::CREATED, v))
     })
     .await
 }
@@ -227,9 +231,13 @@ pub async fn approve(
     let a = sender_in_scope(&state, &user, path.into_inner()).await?;
     let actor = user.id.clone();
     let v = state
-        .write(move |c| {
+        .write(&user, move |c, note| {
             let a = storage::payouts::approve_allocation(c, &a.row.id, &actor)?;
-            view_in(c, &a)
+            let v = view_in(c, &a)?;
+            note.entity("allocation", &a.row.id)
+                .fund_id(&a.row.from_fund_id)
+                .detail(v.clone());
+            Ok(v)
         })
         .await?;
     Ok(HttpResponse::Ok().json(v))
@@ -245,7 +253,7 @@ async fn end(
     let a = sender_in_scope(state, user, id).await?;
     let actor = user.id.clone();
     let v = state
-        .write(move |c| {
+        .write(user, move |c, note| {
             storage::payouts::reject_or_cancel(
                 c,
                 Subject::Allocation,
@@ -255,7 +263,11 @@ async fn end(
                 &reason,
             )?;
             let a = storage::payouts::allocation(c, &a.row.id)?;
-            view_in(c, &a)
+            let v = view_in(c, &a)?;
+            note.entity("allocation", &a.row.id)
+                .fund_id(&a.row.from_fund_id)
+                .detail(v.clone());
+            Ok(v)
         })
         .await?;
     Ok(HttpResponse::Ok().json(v))
@@ -318,9 +330,13 @@ pub async fn execute(
     let a = sender_in_scope(&state, &user, path.into_inner()).await?;
     let at = effective_instant("executed_at", body.0.executed_at.as_deref())?;
     let actor = user.id.clone();
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         let a = storage::payouts::execute_allocation(c, &a.row.id, &actor, at)?;
-        Ok((StatusCode::OK, view_in(c, &a)?))
+        let v = view_in(c, &a)?;
+        note.entity("allocation", &a.row.id)
+            .fund_id(&a.row.from_fund_id)
+            .detail(v.clone());
+        Ok((StatusCode::OK, v))
     })
     .await
 }

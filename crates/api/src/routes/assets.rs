@@ -96,8 +96,12 @@ pub async fn create(
         created_at: storage::now_micros(),
     };
     let view = AssetView::from(row.clone());
+    let detail = serde_json::to_value(&view).unwrap_or_default();
     state
-        .write(move |c| storage::assets::insert(c, &row))
+        .write(&user, move |c, note| {
+            note.entity("asset", &row.code).detail(detail.clone());
+            storage::assets::insert(c, &row)
+        })
         .await?;
     Ok(HttpResponse::Created().json(view))
 }

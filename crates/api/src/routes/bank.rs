@@ -77,7 +77,13 @@ pub async fn import(
         .map_err(|e| ApiError::field(format!("line {}", e.line), e.reason))?;
     let actor = user.id.clone();
     let s = state
-        .write(move |c| storage::bank::import(c, &fund.id, &account, &lines, &actor))
+        .write(&user, move |c, note| {
+            let s = storage::bank::import(c, &fund.id, &account, &lines, &actor)?;
+            note.entity("bank_statement", &s.id)
+                .fund(&fund)
+                .detail(statement_view(&s));
+            Ok(s)
+        })
         .await?;
     tracing::info!(statement.id = %s.id, lines.new = s.lines_new, "bank statement imported");
     Ok(HttpResponse::Created().json(statement_view(&s)))
@@ -210,7 +216,7 @@ pub async fn line_donation(
         note: b.note,
         actor_id: user.id.clone(),
     };
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         // Checked again inside the transaction: another request may have recorded it meanwhile.
         if storage::bank::line(c, &line_id)?.donation_id.is_some() {
             return Err(storage::StoreError::conflict(
@@ -223,7 +229,11 @@ pub async fn line_donation(
         }
         let d = storage::donations::record(c, &new)?;
         storage::bank::link_donation(c, &line_id, &d.row.id)?;
-        Ok((StatusCode::CREATED, view_in(c, &d)?))
+        let v = view_in(c, &d)?;
+        note.entity("donation", &d.row.id)
+            .fund_id(&d.row.fund_id)
+            .detail(v.clone());
+        Ok((StatusCode::CREATED, v))
     })
     .await
 }

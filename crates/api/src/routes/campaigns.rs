@@ -98,10 +98,14 @@ pub async fn create(
         created_at: storage::now_micros(),
         created_by: user.id.clone(),
     };
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         storage::campaigns::insert(c, &row)?;
         let saved = storage::campaigns::get(c, &row.id)?;
-        Ok((StatusCode::CREATED, view(saved, Vec::new())))
+        let v = view(saved, Vec::new());
+        note.entity("campaign", &row.id)
+            .fund_id(&row.fund_id)
+            .detail(v.clone());
+        Ok((StatusCode::CREATED, v))
     })
     .await
 }
@@ -175,14 +179,17 @@ pub async fn extend(
     let b = body.0;
     let closes_on = parse_date("closes_on", &b.closes_on)?.to_string();
     let actor = user.id.clone();
-    let (row, ext) = state
-        .write(move |conn| {
+    let v = state
+        .write(&user, move |conn, note| {
             let row = storage::campaigns::extend(conn, &c.id, &closes_on, &b.decision_ref, &actor)?;
             let ext = storage::campaigns::extensions(conn, &row.id)?;
-            Ok((row, ext))
+            note.entity("campaign", &row.id).fund_id(&row.fund_id);
+            let v = view(row, ext);
+            note.detail(v.clone());
+            Ok(v)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view(row, ext)))
+    Ok(HttpResponse::Ok().json(v))
 }
 
 /// `POST /v1/campaigns/{id}/close`: no more receipts.
@@ -194,12 +201,15 @@ pub async fn close(
     user.require(&[Role::Admin, Role::FundManager])?;
     let c = campaign_in_scope(&state, &user, path.into_inner()).await?;
     let actor = user.id.clone();
-    let (row, ext) = state
-        .write(move |conn| {
+    let v = state
+        .write(&user, move |conn, note| {
             let row = storage::campaigns::close(conn, &c.id, &actor)?;
             let ext = storage::campaigns::extensions(conn, &row.id)?;
-            Ok((row, ext))
+            note.entity("campaign", &row.id).fund_id(&row.fund_id);
+            let v = view(row, ext);
+            note.detail(v.clone());
+            Ok(v)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view(row, ext)))
+    Ok(HttpResponse::Ok().json(v))
 }

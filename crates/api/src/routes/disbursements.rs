@@ -257,9 +257,13 @@ pub async fn create(
     let key = crate::idempotency::key(&req, false)?;
     let fp = crate::idempotency::fingerprint(&req, &body.1);
     let new = build(&state, &user, body.0).await?;
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         let d = storage::payouts::propose_disbursement(c, &new)?;
-        Ok((StatusCode::CREATED, view_in(c, &d)?))
+        let v = view_in(c, &d)?;
+        note.entity("disbursement", &d.row.id)
+            .fund_id(&d.row.fund_id)
+            .detail(v.clone());
+        Ok((StatusCode::CREATED, v))
     })
     .await
 }
@@ -359,9 +363,13 @@ async fn approve_one(
     let actor = user.id.clone();
     let id = d.row.id.clone();
     state
-        .write(move |c| {
+        .write(user, move |c, note| {
             let d = storage::payouts::approve_disbursement(c, &id, &actor, &target)?;
-            view_in(c, &d)
+            let v = view_in(c, &d)?;
+            note.entity("disbursement", &d.row.id)
+                .fund_id(&d.row.fund_id)
+                .detail(v.clone());
+            Ok(v)
         })
         .await
 }
@@ -392,7 +400,7 @@ async fn end(
     let d = in_scope(state, user, id).await?;
     let actor = user.id.clone();
     let v = state
-        .write(move |c| {
+        .write(user, move |c, note| {
             storage::payouts::reject_or_cancel(
                 c,
                 Subject::Disbursement,
@@ -402,7 +410,11 @@ async fn end(
                 &reason,
             )?;
             let d = storage::payouts::disbursement(c, &d.row.id)?;
-            view_in(c, &d)
+            let v = view_in(c, &d)?;
+            note.entity("disbursement", &d.row.id)
+                .fund_id(&d.row.fund_id)
+                .detail(v.clone());
+            Ok(v)
         })
         .await?;
     Ok(HttpResponse::Ok().json(v))
@@ -513,10 +525,14 @@ pub async fn pay(
     };
     let actor = user.id.clone();
     let id = d.row.id.clone();
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         let d = storage::payouts::pay_disbursement(c, &id, &actor, &payment)?;
         tracing::info!(disbursement.id = %d.row.id, "disbursement paid");
-        Ok((StatusCode::OK, view_in(c, &d)?))
+        let v = view_in(c, &d)?;
+        note.entity("disbursement", &d.row.id)
+            .fund_id(&d.row.fund_id)
+            .detail(v.clone());
+        Ok((StatusCode::OK, v))
     })
     .await
 }
@@ -598,9 +614,13 @@ pub async fn bulk_propose(
             match build(&state, &user, req).await {
                 Ok(new) => {
                     state
-                        .write(move |c| {
+                        .write(&user, move |c, note| {
                             let d = storage::payouts::propose_disbursement(c, &new)?;
-                            view_in(c, &d)
+                            let v = view_in(c, &d)?;
+                            note.entity("disbursement", &d.row.id)
+                                .fund_id(&d.row.fund_id)
+                                .detail(v.clone());
+                            Ok(v)
                         })
                         .await
                 }

@@ -1,5 +1,6 @@
 //! Donations: intake in cash, by bank transfer and in kind; receipts; reversal.
 
+use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -254,7 +255,7 @@ pub async fn create(
         None => donor_ref(&state, &user, &b.donor_id).await?,
     };
     let new = NewDonation {
-        fund_id: fund.id,
+        fund_id: fund.id.clone(),
         campaign_id: uuid_field("campaign_id", &b.campaign_id)?,
         donor_id,
         status,
@@ -277,13 +278,17 @@ pub async fn create(
         note: b.note,
         actor_id: user.id.clone(),
     };
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         if let Some(d) = &new_donor {
             storage::donors::insert(c, d)?;
         }
         let d = storage::donations::record(c, &new)?;
         tracing::info!(donation.id = %d.row.id, receipt = ?d.row.receipt_no, "donation recorded");
-        Ok((StatusCode::CREATED, view_in(c, &d)?))
+        let v = view_in(c, &d)?;
+        note.entity("donation", &d.row.id)
+            .fund(&fund)
+            .detail(v.clone());
+        Ok((StatusCode::CREATED, v))
     })
     .await
 }
@@ -306,6 +311,9 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let d = donation_in_scope(&state, &user, path.into_inner()).await?;
+    let mut note = Note::read("donation", vec![d.row.id.clone()]);
+    note.fund_id(&d.row.fund_id);
+    state.log_read(&user, note).await?;
     let v = state.read(move |c| view_in(c, &d)).await?;
     Ok(HttpResponse::Ok().json(v))
 }
@@ -374,6 +382,10 @@ pub async fn list(
             Ok(out)
         })
         .await?;
+    let ids = rows.iter().map(|(id, _)| id.clone()).collect();
+    state
+        .log_read(&user, Note::read("donation", ids).scoped(&user))
+        .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
         limit,
@@ -396,6 +408,9 @@ pub async fn receipt(
             detail: "a pledge has no receipt until it is received".into(),
         });
     };
+    let mut note = Note::read("donation", vec![d.row.id.clone()]);
+    note.fund_id(&d.row.fund_id);
+    state.log_read(&user, note).await?;
     let v = state
         .read(move |c| {
             let fund = storage::funds::get(c, &d.row.fund_id)?;
@@ -460,10 +475,14 @@ pub async fn reverse(
     let d = donation_in_scope(&state, &user, path.into_inner()).await?;
     let reason = body.0.reason;
     let actor = user.id.clone();
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         let d = storage::donations::reverse(c, &d.row.id, &reason, &actor)?;
         tracing::info!(donation.id = %d.row.id, "donation reversed");
-        Ok((StatusCode::OK, view_in(c, &d)?))
+        let v = view_in(c, &d)?;
+        note.entity("donation", &d.row.id)
+            .fund_id(&d.row.fund_id)
+            .detail(v.clone());
+        Ok((StatusCode::OK, v))
     })
     .await
 }

@@ -1,6 +1,7 @@
 //! Donors. Contact details are personal data: shown only to admins, fund managers and auditors
 //! whose scope covers the unit where the donor was recorded, and never logged.
 
+use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -97,7 +98,13 @@ pub async fn create(
     let row = check(&user, &body.0, "")?;
     let saved = row.clone();
     state
-        .write(move |c| storage::donors::insert(c, &row))
+        .write(&user, move |c, note| {
+            note.entity("donor", &row.id).detail(view(row.clone()));
+            if let (Some(e), Some(p)) = (row.scope_edition, &row.scope_path) {
+                note.unit(e, p);
+            }
+            storage::donors::insert(c, &row)
+        })
         .await?;
     Ok(HttpResponse::Created().json(view(saved)))
 }
@@ -124,7 +131,11 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let d = donor_in_scope(&state, &user, path.into_inner()).await?;
-    tracing::info!(donor.id = %d.id, "donor read");
+    let mut note = Note::read("donor", vec![d.id.clone()]);
+    if let (Some(e), Some(p)) = (d.scope_edition, &d.scope_path) {
+        note.unit(e, p);
+    }
+    state.log_read(&user, note).await?;
     Ok(HttpResponse::Ok().json(view(d)))
 }
 
@@ -159,5 +170,7 @@ pub async fn list(
             )
         })
         .await?;
+    let ids = rows.iter().map(|d| d.id.clone()).collect();
+    state.log_read(&user, Note::read("donor", ids).scoped(&user)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |d| d.id.clone(), view)))
 }

@@ -197,17 +197,20 @@ pub async fn create(
         bank_accounts: banks,
         created_by: user.id.clone(),
     };
-    let (fund, banks) = state
-        .write(move |c| {
+    let (id, view) = state
+        .write(&user, move |c, note| {
             let f = storage::funds::create(c, &new)?;
             let b = storage::funds::bank_accounts(c, &f.id)?;
-            Ok((f, b))
+            note.entity("fund", &f.id).fund(&f);
+            let view = FundView::new(f, b);
+            note.detail(serde_json::to_value(&view).unwrap_or_default());
+            Ok((view.id.clone(), view))
         })
         .await?;
-    tracing::info!(fund.id = %fund.id, "fund created");
+    tracing::info!(fund.id = %id, "fund created");
     Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/v1/funds/{}", fund.id)))
-        .json(FundView::new(fund, banks)))
+        .insert_header(("Location", format!("/v1/funds/{id}")))
+        .json(view))
 }
 
 #[derive(serde::Deserialize)]
@@ -385,7 +388,7 @@ pub async fn opening_balances(
     let actor = user.id.clone();
     let fund_id = fund.id.clone();
     let lines = b.lines;
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         // Lock first, so that two concurrent requests cannot both pass the check below.
         storage::ledger::lock_fund(c, &fund_id)?;
         let mut legs = Vec::new();
@@ -439,8 +442,12 @@ pub async fn opening_balances(
         )?;
         let scales = storage::assets::scales(c)?;
         tracing::info!(fund.id = %fund_id, entry.seq = entry.entry.seq, "opening balance posted");
+        let entry_id = entry.entry.id.clone();
         let view = serde_json::to_value(EntryView::new(entry, &scales, None))
             .map_err(|e| storage::StoreError::Internal(e.to_string()))?;
+        note.entity("entry", &entry_id)
+            .fund(&fund)
+            .detail(view.clone());
         Ok((actix_web::http::StatusCode::CREATED, view))
     })
     .await
@@ -475,9 +482,17 @@ pub async fn approval_policy(
             "must not be negative",
         ));
     }
-    let id = fund.id.clone();
+    let f = fund.clone();
     state
-        .write(move |c| storage::payouts::set_dual_approval(c, &id, above))
+        .write(&user, move |c, note| {
+            note.entity("fund", &f.id).fund(&f).detail(serde_json::json!({
+                "dual_approval_above_vnd": {
+                    "from": f.dual_approval_above_vnd.map(|v| v.to_string()),
+                    "to": above.map(|v| v.to_string()),
+                }
+            }));
+            storage::payouts::set_dual_approval(c, &f.id, above)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "fund_id": fund.id,

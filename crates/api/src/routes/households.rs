@@ -2,6 +2,7 @@
 //! ID numbers are kept as a keyed hash and shown only by their last four digits; names and
 //! flags are personal data, never logged.
 
+use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, FieldError};
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -220,11 +221,18 @@ pub async fn create(
         created_at: storage::now_micros(),
         created_by: user.id.clone(),
     };
-    let h = state
-        .write(move |c| storage::relief::create_household(c, &row, &members))
+    let v = state
+        .write(&user, move |c, note| {
+            let h = storage::relief::create_household(c, &row, &members)?;
+            let v = view(&h);
+            note.entity("household", &h.row.id)
+                .unit(h.row.unit_edition, &h.row.unit_path)
+                .detail(v.clone());
+            Ok(v)
+        })
         .await?;
-    tracing::info!(household.id = %h.row.id, "household registered");
-    Ok(HttpResponse::Created().json(view(&h)))
+    tracing::info!(household.id = %v["id"].as_str().unwrap_or_default(), "household registered");
+    Ok(HttpResponse::Created().json(v))
 }
 
 #[derive(serde::Deserialize)]
@@ -259,9 +267,16 @@ pub async fn list(
         after_id: q.cursor.as_deref().map(decode_cursor).transpose()?,
         limit,
     };
+    let mut note = Note::read("household", Vec::new());
+    if let Some((e, p)) = &filter.within {
+        note.unit(*e, p);
+    }
     let rows = state
         .read(move |c| storage::relief::households(c, &filter))
         .await?;
+    let ids = rows.iter().map(|h| h.row.id.clone()).collect::<Vec<_>>();
+    note.detail(serde_json::json!({ "read": ids }));
+    state.log_read(&user, note).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
         limit,
@@ -277,6 +292,8 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let h = household_in_scope(&state, &user, path.into_inner()).await?;
-    tracing::info!(household.id = %h.row.id, "household read");
+    let mut note = Note::read("household", vec![h.row.id.clone()]);
+    note.unit(h.row.unit_edition, &h.row.unit_path);
+    state.log_read(&user, note).await?;
     Ok(HttpResponse::Ok().json(view(&h)))
 }

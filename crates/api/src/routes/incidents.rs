@@ -1,5 +1,6 @@
 //! Incidents: what happened, where and when; their damage assessments and the support owed.
 
+use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, FieldError};
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -162,10 +163,22 @@ pub async fn create(
         created_by: user.id.clone(),
     };
     let inc = state
-        .write(move |c| storage::relief::create_incident(c, &row, &units))
+        .write(&user, move |c, note| {
+            let inc = storage::relief::create_incident(c, &row, &units)?;
+            note_incident(note, &inc);
+            Ok(inc)
+        })
         .await?;
     tracing::info!(incident.id = %inc.row.id, "incident recorded");
     Ok(HttpResponse::Created().json(view(&inc)))
+}
+
+/// The audit note of a change to an incident: its first unit scopes it.
+fn note_incident(note: &mut Note, inc: &Incident) {
+    note.entity("incident", &inc.row.id).detail(view(inc));
+    if let Some(u) = inc.units.first() {
+        note.unit(u.unit_edition, &u.unit_path);
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -285,7 +298,11 @@ pub async fn close(
         .map(|s| parse_instant("ended_at", s))
         .transpose()?;
     let inc = state
-        .write(move |c| storage::relief::close_incident(c, &i.row.id, ended))
+        .write(&user, move |c, note| {
+            let inc = storage::relief::close_incident(c, &i.row.id, ended)?;
+            note_incident(note, &inc);
+            Ok(inc)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(view(&inc)))
 }
@@ -405,10 +422,15 @@ pub async fn assess(
         recorded_at: storage::now_micros(),
         recorded_by: user.id.clone(),
     };
+    let (edition, path) = (household.row.unit_edition, household.row.unit_path.clone());
     let saved = state
-        .write(move |c| {
+        .write(&user, move |c, note| {
             storage::relief::incident(c, &row.incident_id)?;
-            storage::relief::record_assessment(c, row.clone())
+            let saved = storage::relief::record_assessment(c, row.clone())?;
+            note.entity("assessment", &saved.id)
+                .unit(edition, &path)
+                .detail(assessment_view(&saved));
+            Ok(saved)
         })
         .await?;
     Ok(HttpResponse::Created().json(assessment_view(&saved)))

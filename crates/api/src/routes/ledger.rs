@@ -190,7 +190,7 @@ pub async fn reverse(
     let fund = fund_in_scope(&state, &user, fund_id).await?;
     let reason = domain::text::required("reason", &body.0.reason, 1000)?;
     let actor = user.id.clone();
-    crate::idempotency::run(&state, &user.id, key, fp, move |c| {
+    crate::idempotency::run(&state, &user, key, fp, move |c, note| {
             let original = storage::ledger::entry(c, &entry_id)?;
             if original.entry.fund_id != fund.id {
                 return Err(storage::StoreError::NotFound);
@@ -205,8 +205,10 @@ pub async fn reverse(
             }
             let posted = storage::ledger::reverse(c, &entry_id, &reason, &actor)?;
             tracing::info!(fund.id = %posted.entry.fund_id, entry.seq = posted.entry.seq, "entry reversed");
+            let entry_id = posted.entry.id.clone();
             let view = serde_json::to_value(EntryView::new(posted, &storage::assets::scales(c)?, None))
                 .map_err(|e| storage::StoreError::Internal(e.to_string()))?;
+            note.entity("entry", &entry_id).fund(&fund).detail(view.clone());
             Ok((actix_web::http::StatusCode::CREATED, view))
         })
         .await

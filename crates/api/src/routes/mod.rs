@@ -1,12 +1,14 @@
 pub mod allocations;
 pub mod assessments;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod bank;
 pub mod campaigns;
 pub mod disbursements;
 pub mod donations;
 pub mod donors;
+pub mod export;
 pub mod funds;
 pub mod households;
 pub mod incidents;

@@ -99,18 +99,19 @@ pub async fn create(
         ));
     }
     let c2 = code.clone();
-    if let Err(e) = state
+    let province = match state
         .read(move |c| storage::units::get(c, edition, c2.as_str()))
         .await
     {
-        return Err(match e {
-            ApiError::NotFound => ApiError::field(
+        Ok(u) => u,
+        Err(ApiError::NotFound) => {
+            return Err(ApiError::field(
                 "province",
                 format!("no province {code} in the {edition} edition"),
-            ),
-            e => e,
-        });
-    }
+            ))
+        }
+        Err(e) => return Err(e),
+    };
     let set = b.doc.parse(
         domain::ids::EntryId::new().to_string(),
         Some((edition.year(), code.to_string())),
@@ -118,7 +119,13 @@ pub async fn create(
     let rules = b.doc.rules.clone();
     let actor = user.id.clone();
     let row = state
-        .write(move |c| storage::relief::insert_policy(c, &set, &rules, Some(&actor)))
+        .write(&user, move |c, note| {
+            let row = storage::relief::insert_policy(c, &set, &rules, Some(&actor))?;
+            note.entity("policy", &row.id)
+                .unit(province.edition, &province.path)
+                .detail(view(&row));
+            Ok(row)
+        })
         .await?;
     tracing::info!(policy.id = %row.id, "province rule set added");
     Ok(HttpResponse::Created().json(view(&row)))

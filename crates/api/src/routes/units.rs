@@ -158,8 +158,14 @@ pub async fn import(
         .map_err(|_| ApiError::field("body", "the file is not UTF-8 text"))?;
     let rows = storage::units::parse_csv(edition, &text)
         .map_err(|e| ApiError::field(format!("line {}", e.line), e.reason))?;
+    let year = edition.year();
     let summary = state
-        .write(move |c| storage::units::import(c, &rows))
+        .write(&user, move |c, note| {
+            let summary = storage::units::import(c, &rows)?;
+            note.entity("unit_list", &year.to_string())
+                .detail(serde_json::to_value(&summary).unwrap_or_default());
+            Ok(summary)
+        })
         .await?;
     tracing::info!(
         units.inserted = summary.inserted,

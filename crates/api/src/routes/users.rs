@@ -133,8 +133,14 @@ pub async fn create(
     };
     let within = caller_scope(&user);
     let row = state
-        .write(move |c| {
-            storage::users::create(c, &new_user, within.as_ref().map(|(e, p)| (*e, p.as_str())))
+        .write(&user, move |c, note| {
+            let row = storage::users::create(
+                c,
+                &new_user,
+                within.as_ref().map(|(e, p)| (*e, p.as_str())),
+            )?;
+            note_user(note, &row);
+            Ok(row)
         })
         .await?;
     tracing::info!(user.id = %row.id, "user created");
@@ -206,11 +212,23 @@ pub async fn disable(
         });
     }
     let id = target.id.clone();
-    state
-        .write(move |c| storage::users::set_disabled(c, &id, true))
+    let row = state
+        .write(&user, move |c, note| {
+            storage::users::set_disabled(c, &id, true)?;
+            let row = storage::users::get(c, &id)?;
+            note_user(note, &row);
+            Ok(row)
+        })
         .await?;
     tracing::info!(user.id = %target.id, "user disabled");
-    let id = target.id;
-    let row = state.read(move |c| storage::users::get(c, &id)).await?;
     Ok(HttpResponse::Ok().json(UserView::from(row)))
+}
+
+/// The audit note of a change to a user account, scoped by the account's own scope.
+fn note_user(note: &mut crate::audit::Note, row: &storage::users::UserRow) {
+    note.entity("user", &row.id)
+        .detail(serde_json::to_value(UserView::from(row.clone())).unwrap_or_default());
+    if let (Some(e), Some(p)) = (row.scope_edition, &row.scope_path) {
+        note.unit(e, p);
+    }
 }

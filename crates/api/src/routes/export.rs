@@ -1,0 +1,494 @@
+//! Ledger export for auditors and signed checkpoints of the chain head.
+//!
+//! `GET /v1/funds/{id}/ledger/export` streams, in constant memory, the contiguous run of the
+//! fund's chain recorded in `[from, to)`: a header with the hash before the first entry, the
+//! opening balance of every account, every entry with its postings, seq, prev_hash and hash, the
+//! closing balances and an end record. `tools/verify_export.py` recomputes everything from the
+//! export alone and checks it against checkpoints an auditor saved earlier.
+
+use crate::audit::Note;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::extract::{decode_cursor, encode_cursor, page_limit, Query};
+use crate::routes::funds::fund_in_scope;
+use crate::routes::{query_instant, rfc3339};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use domain::users::Role;
+use storage::checkpoints::CheckpointRow;
+use storage::export::{AccountSum, PostedEntry, Range};
+use storage::funds::FundRow;
+
+/// Entries read per database round trip while streaming.
+const BATCH: i64 = 2000;
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Ndjson,
+}
+
+/// The columns of the CSV export, in order. See ARCHITECTURE.md, "Ledger export".
+const CSV_COLUMNS: &[&str] = &[
+    "record",
+    "fund_id",
+    "seq",
+    "entry_id",
+    "kind",
+    "effective_at",
+    "recorded_at",
+    "actor_id",
+    "reason",
+    "ref_type",
+    "ref_id",
+    "reverses_entry_id",
+    "prev_hash",
+    "hash",
+    "idx",
+    "account_id",
+    "account_kind",
+    "designation",
+    "asset",
+    "amount",
+];
+
+#[derive(serde::Deserialize)]
+pub struct ExportQuery {
+    format: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// What the stream carries from one chunk to the next.
+struct Exporter {
+    state: web::Data<AppState>,
+    fund_id: String,
+    format: Format,
+    range: Range,
+    /// The last seq written.
+    after: i64,
+    /// The hash of the last entry written.
+    last_hash: String,
+    entries: i64,
+    done: bool,
+}
+
+/// `GET /v1/funds/{id}/ledger/export?format=csv|ndjson&from=&to=` (any staff role that can see
+/// the fund): the chain recorded in `[from, to)`, streamed.
+pub async fn export(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let format = match q.format.as_deref().unwrap_or("ndjson") {
+        "ndjson" => Format::Ndjson,
+        "csv" => Format::Csv,
+        _ => return Err(ApiError::query("format", "must be csv or ndjson")),
+    };
+    let from = query_instant("from", q.from.as_deref())?;
+    let to = query_instant("to", q.to.as_deref())?;
+    let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
+    let mut note = Note::read("ledger_export", vec![fund.id.clone()]);
+    note.fund(&fund).detail(serde_json::json!({
+        "from": q.from, "to": q.to, "format": q.format,
+    }));
+    state.log_read(&user, note).await?;
+    let id = fund.id.clone();
+    let (range, opening, scales) = state
+        .read(move |c| {
+            let range = storage::export::range(c, &id, from, to)?;
+            let opening = storage::export::balances_through(c, &id, range.first - 1)?;
+            Ok((range, opening, storage::assets::scales(c)?))
+        })
+        .await?;
+    let mut head = Vec::new();
+    let header = serde_json::json!({
+        "type": "header",
+        "format": "relief.ledger.export.v1",
+        "fund_id": fund.id,
+        "fund_name": fund.name,
+        "unit": {"edition": fund.unit_edition, "code": fund.unit_code},
+        "exported_at": rfc3339(storage::now_micros()),
+        "from": from.map(rfc3339),
+        "to": to.map(rfc3339),
+        "first_seq": range.first,
+        "last_seq": range.last.max(range.first - 1),
+        "prev_hash": range.prev_hash,
+        "asset_scales": scales,
+        "hash": "sha256, relief.entry.v1 (see ARCHITECTURE.md)",
+    });
+    match format {
+        Format::Ndjson => {
+            push_json(&mut head, &header);
+            for a in &opening {
+                push_json(&mut head, &balance_json("opening", a));
+            }
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut head);
+            write_row(&mut w, CSV_COLUMNS.iter().map(|s| (*s).to_owned()));
+            write_row(
+                &mut w,
+                header_row(&fund, range.first - 1, &range.prev_hash, "header"),
+            );
+            for a in &opening {
+                write_row(&mut w, balance_row(&fund.id, "opening", a));
+            }
+            drop(w);
+        }
+    }
+    let exporter = Exporter {
+        state: state.clone(),
+        fund_id: fund.id.clone(),
+        format,
+        after: range.first - 1,
+        last_hash: range.prev_hash.clone(),
+        range,
+        entries: 0,
+        done: false,
+    };
+    let first = futures_util::stream::once(async move { Ok::<_, ApiError>(Bytes::from(head)) });
+    let rest = futures_util::stream::unfold(exporter, |mut x| async move {
+        if x.done {
+            return None;
+        }
+        match next_chunk(&mut x).await {
+            Ok(bytes) => Some((Ok(bytes), x)),
+            Err(e) => {
+                tracing::error!(error = %e, "ledger export stopped");
+                x.done = true;
+                Some((Err(e), x))
+            }
+        }
+    });
+    use futures_util::StreamExt;
+    let (content_type, ext) = match format {
+        Format::Ndjson => ("application/x-ndjson", "ndjson"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"ledger-{}.{ext}\"", fund.id),
+        ))
+        .streaming(first.chain(rest)))
+}
+
+/// The next batch of entries, or the closing balances and end record after the last one.
+async fn next_chunk(x: &mut Exporter) -> Result<Bytes, ApiError> {
+    let mut out = Vec::new();
+    if x.after < x.range.last {
+        let (fund_id, after, last) = (x.fund_id.clone(), x.after, x.range.last);
+        let batch = x
+            .state
+            .read(move |c| storage::export::batch(c, &fund_id, after, last, BATCH))
+            .await?;
+        if batch.is_empty() {
+            return Err(ApiError::Internal(format!(
+                "entries after seq {after} are missing from the ledger"
+            )));
+        }
+        let mut w = (x.format == Format::Csv).then(|| csv_writer(&mut out));
+        let mut json = Vec::new();
+        for pe in &batch {
+            match &mut w {
+                Some(w) => write_entry_rows(w, pe),
+                None => push_json(&mut json, &entry_json(pe)),
+            }
+            x.after = pe.entry.seq;
+            x.entries += 1;
+        }
+        drop(w);
+        out.extend_from_slice(&json);
+        if let Some(pe) = batch.last() {
+            x.last_hash = pe.entry.hash.clone();
+        }
+        return Ok(Bytes::from(out));
+    }
+    let (fund_id, last) = (x.fund_id.clone(), x.range.last.max(x.range.first - 1));
+    let (closing, fund) = x
+        .state
+        .read(move |c| {
+            Ok((
+                storage::export::balances_through(c, &fund_id, last)?,
+                storage::funds::get(c, &fund_id)?,
+            ))
+        })
+        .await?;
+    let end = serde_json::json!({
+        "type": "end",
+        "fund_id": x.fund_id,
+        "last_seq": last,
+        "last_hash": x.last_hash,
+        "entries": x.entries,
+        "fund_head_seq": fund.chain_seq,
+        "fund_head_hash": fund.chain_head,
+    });
+    match x.format {
+        Format::Ndjson => {
+            for a in &closing {
+                push_json(&mut out, &balance_json("closing", a));
+            }
+            push_json(&mut out, &end);
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut out);
+            for a in &closing {
+                write_row(&mut w, balance_row(&x.fund_id, "closing", a));
+            }
+            let mut row = header_row(&fund, last, &x.last_hash, "end");
+            row[14] = x.entries.to_string();
+            write_row(&mut w, row);
+            drop(w);
+        }
+    }
+    x.done = true;
+    Ok(Bytes::from(out))
+}
+
+fn push_json(out: &mut Vec<u8>, v: &serde_json::Value) {
+    // Writing a `Value` to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, v);
+    out.push(b'\n');
+}
+
+fn balance_json(kind: &str, a: &AccountSum) -> serde_json::Value {
+    serde_json::json!({
+        "type": kind,
+        "account_id": a.account_id,
+        "account_kind": a.kind,
+        "designation": a.designation,
+        "asset": a.asset,
+        "amount": a.amount,
+    })
+}
+
+fn entry_json(pe: &PostedEntry) -> serde_json::Value {
+    let e = &pe.entry;
+    serde_json::json!({
+        "type": "entry",
+        "seq": e.seq,
+        "entry_id": e.id,
+        "kind": e.kind,
+        "effective_at": e.effective_at,
+        "recorded_at": e.recorded_at,
+        "actor_id": e.actor_id,
+        "reason": e.reason,
+        "ref_type": e.ref_type,
+        "ref_id": e.ref_id,
+        "reverses_entry_id": e.reverses_entry_id,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+        "postings": pe.postings.iter().map(|p| serde_json::json!({
+            "idx": p.idx,
+            "account_id": p.account_id,
+            "account_kind": p.account_kind,
+            "designation": p.designation,
+            "asset": p.asset,
+            "amount": p.amount,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+    csv::WriterBuilder::new().has_headers(false).from_writer(out)
+}
+
+fn write_row(w: &mut csv::Writer<&mut Vec<u8>>, row: impl IntoIterator<Item = String>) {
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(row);
+}
+
+/// A text cell that a spreadsheet would run as a formula gets a leading `'` (and so does one
+/// that starts with `'`, so that the verifier can strip exactly one).
+fn text(s: &str) -> String {
+    domain::text::csv_cell(s).into_owned()
+}
+
+fn empty_row() -> Vec<String> {
+    vec![String::new(); CSV_COLUMNS.len()]
+}
+
+fn header_row(fund: &FundRow, seq: i64, hash: &str, record: &str) -> Vec<String> {
+    let mut row = empty_row();
+    row[0] = record.to_owned();
+    row[1] = fund.id.clone();
+    row[2] = seq.to_string();
+    row[13] = hash.to_owned();
+    row
+}
+
+fn balance_row(fund_id: &str, record: &str, a: &AccountSum) -> Vec<String> {
+    let mut row = empty_row();
+    row[0] = record.to_owned();
+    row[1] = fund_id.to_owned();
+    row[15] = a.account_id.clone();
+    row[16] = a.kind.clone();
+    row[17] = text(&a.designation);
+    row[18] = a.asset.clone();
+    row[19] = a.amount.to_string();
+    row
+}
+
+fn write_entry_rows(w: &mut csv::Writer<&mut Vec<u8>>, pe: &PostedEntry) {
+    let e = &pe.entry;
+    let opt = |s: &Option<String>| s.as_deref().map(text).unwrap_or_default();
+    write_row(
+        w,
+        [
+            "entry".to_owned(),
+            e.fund_id.clone(),
+            e.seq.to_string(),
+            e.id.clone(),
+            e.kind.clone(),
+            e.effective_at.to_string(),
+            e.recorded_at.to_string(),
+            e.actor_id.clone(),
+            text(&e.reason),
+            opt(&e.ref_type),
+            opt(&e.ref_id),
+            opt(&e.reverses_entry_id),
+            e.prev_hash.clone(),
+            e.hash.clone(),
+            pe.postings.len().to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ],
+    );
+    for p in &pe.postings {
+        let mut row = empty_row();
+        row[0] = "posting".to_owned();
+        row[1] = e.fund_id.clone();
+        row[2] = e.seq.to_string();
+        row[3] = e.id.clone();
+        row[14] = p.idx.to_string();
+        row[15] = p.account_id.clone();
+        row[16] = p.account_kind.clone();
+        row[17] = text(&p.designation);
+        row[18] = p.asset.clone();
+        row[19] = p.amount.to_string();
+        write_row(w, row);
+    }
+}
+
+/// A checkpoint as served: everything needed to check its signature offline.
+fn checkpoint_view(c: &CheckpointRow, public_key: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": c.id,
+        "fund_id": c.fund_id,
+        "seq": c.seq,
+        "hash": c.hash,
+        "signed_at": rfc3339(c.signed_at),
+        "signed_at_micros": c.signed_at,
+        "algorithm": "ed25519",
+        "key_id": c.key_id,
+        "public_key": public_key,
+        "signature": c.signature,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct CheckpointQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/funds/{id}/checkpoints`: the fund's signed chain heads, newest first.
+pub async fn checkpoints(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: Query<CheckpointQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_limit(query.0.limit)?;
+    let before = query
+        .0
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_cursor",
+                    "query parameter cursor: not a cursor this service issued",
+                )
+            })
+        })
+        .transpose()?;
+    let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
+    let mut rows = state
+        .read(move |c| storage::checkpoints::list(c, &fund.id, before, limit))
+        .await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let pk = state.checkpoint_key.public_key_hex();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "items": rows.iter().map(|c| checkpoint_view(c, &pk)).collect::<Vec<_>>(),
+        "next_cursor": if more { rows.last().map(|c| encode_cursor(&c.seq.to_string())) } else { None },
+    })))
+}
+
+/// `POST /v1/funds/{id}/checkpoints` (admin, fund manager or approver): signs the chain head
+/// now; 201 with a new checkpoint, or 200 with the one that already signs this head.
+pub async fn sign(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::FundManager, Role::Approver])?;
+    let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
+    let st = state.clone();
+    let pk = state.checkpoint_key.public_key_hex();
+    let (view, created) = state
+        .write(&user, move |c, note| {
+            let (row, created) = storage::checkpoints::sign_head(c, &st.checkpoint_key, &fund.id)?;
+            let view = checkpoint_view(&row, &pk);
+            note.entity("checkpoint", &row.id).fund(&fund).detail(view.clone());
+            Ok((view, created))
+        })
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(view))
+}
+
+/// `GET /v1/checkpoints/key` (no login): the public key that signs checkpoints, for auditors to
+/// save independently of the checkpoints themselves.
+pub async fn public_key(state: web::Data<AppState>, _req: HttpRequest) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "algorithm": "ed25519",
+        "key_id": state.checkpoint_key.key_id(),
+        "public_key": state.checkpoint_key.public_key_hex(),
+        "message_format": "relief.checkpoint.v1\\n{fund_id}\\n{seq}\\n{hash}\\n{signed_at_micros}\\n",
+    }))
+}
+
+/// Signs every chain head not yet covered by a checkpoint of the current key. Run periodically
+/// by the server and on demand by `relief checkpoints sign`.
+pub fn sign_all(
+    db: &storage::Db,
+    key: &domain::checkpoint::CheckpointKey,
+) -> Result<usize, storage::StoreError> {
+    let ids = db.read(|c| storage::checkpoints::unsigned_heads(c, &key.key_id()))?;
+    let mut n = 0;
+    for id in ids {
+        let (_, created) = db.write(|c| storage::checkpoints::sign_head(c, key, &id))?;
+        if created {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
