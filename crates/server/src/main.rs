@@ -25,13 +25,16 @@ enum Command {
     /// Manage administrative units: `units import`.
     #[command(subcommand)]
     Units(UnitsCommand),
-    /// Check the ledger: `ledger verify`.
+    /// Check the ledger: `ledger verify`, `ledger checkpoint`.
     #[command(subcommand)]
     Ledger(LedgerCommand),
 }
 
 #[derive(Subcommand)]
 enum LedgerCommand {
+    /// Sign every chain head that has changed since its last checkpoint (the service also does
+    /// this every RELIEF_CHECKPOINT_INTERVAL_SECS).
+    Checkpoint,
     /// Recompute every fund's hash chain (or one fund's) and check balances against postings.
     /// Prints one line per fund and exits non-zero if any fund fails, naming the first bad seq.
     Verify {
@@ -103,6 +106,13 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
         Command::Migrate => {
             server::open_database(config)?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Ledger(LedgerCommand::Checkpoint) => {
+            let db = server::open_database(config)?;
+            let key = server::checkpoint_key(&db, config)?;
+            let n = api::routes::export::sign_all(&db, &key)?;
+            println!("{n} chain heads signed with key {}", key.key_id());
             Ok(())
         }
         Command::Ledger(LedgerCommand::Verify { fund }) => {
