@@ -266,6 +266,9 @@ def verify(export, checkpoints, public_key):
     balances = {}
     for b in export["opening"]:
         balances[b["account_id"]] = b["amount"]
+        if export["first_seq"] == 1 and b["amount"] != 0:
+            problems.append("account %s opens at %s before the first entry of the chain"
+                            % (b["account_id"], b["amount"]))
     for e in export["entries"]:
         if e["fund_id"] != export["fund_id"]:
             problems.append("entry %s belongs to another fund" % e["seq"])
@@ -295,7 +298,8 @@ def verify(export, checkpoints, public_key):
     if not problems:
         if end is None:
             problems.append("the export is truncated: no end record")
-        elif end["last_seq"] != seq - 1 or end["last_hash"] != prev:
+        elif (end["last_seq"] != seq - 1 or end["last_hash"] != prev
+              or end.get("entries", report["entries_checked"]) != report["entries_checked"]):
             problems.append("the end record does not match the entries")
         closing = {b["account_id"]: b["amount"] for b in export["closing"]}
         for acc in sorted(set(closing) | set(balances)):
@@ -323,6 +327,11 @@ def verify(export, checkpoints, public_key):
                 r["status"] = "MISMATCH"
                 problems.append("checkpoint at seq %d: the chain in the export differs from the "
                                 "signed one; history was rewritten" % c["seq"])
+        elif end is not None and end.get("fund_head_seq") is not None \
+                and c["seq"] > end["fund_head_seq"]:
+            r["status"] = "BEYOND THE HEAD"
+            problems.append("checkpoint at seq %d: the fund's chain now ends at seq %d; entries "
+                            "signed earlier are gone" % (c["seq"], end["fund_head_seq"]))
         else:
             r["status"] = "not covered by this export"
         report["checkpoints"].append(r)

@@ -544,6 +544,23 @@ async fn checkpoint_detects_a_rewritten_history(b: Backend) {
     assert_eq!(code, 1);
     assert_eq!(report["checkpoints"][0]["status"], "bad signature");
 
+    // A checkpoint of a longer chain than the export's fund now has: entries were cut off.
+    let seed = app
+        .db
+        .read(|c| storage::settings::get(c, "checkpoint_key"))
+        .unwrap()
+        .unwrap();
+    let key = domain::checkpoint::CheckpointKey::from_seed(
+        &hex::decode(seed).unwrap().try_into().unwrap(),
+    );
+    let mut longer = cp.clone();
+    longer["seq"] = json!(99);
+    longer["signature"] = json!(key.sign(&id, 99, cp["hash"].as_str().unwrap(), 5));
+    longer["signed_at_micros"] = json!(5);
+    let (code, report) = run_verifier(&text, &[longer], Some(&pk));
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["checkpoints"][0]["status"], "BEYOND THE HEAD");
+
     // Someone with the database rewrites entry 2 and recomputes every hash: the service's own
     // verification passes, the saved checkpoint does not.
     rewrite_history(&app, &id);

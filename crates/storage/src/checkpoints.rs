@@ -52,9 +52,12 @@ pub fn sign_head(
         signed_at,
         key_id,
     };
+    // A concurrent signing of the same head wins the unique index: retry the transaction,
+    // which then finds its checkpoint.
     diesel::insert_into(checkpoints::table)
         .values(&row)
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|e| crate::error::unique_as(e, || StoreError::Retry))?;
     Ok((row, true))
 }
 

@@ -1,6 +1,6 @@
 //! Donations: intake in cash, by bank transfer and in kind; receipts; reversal.
 
-use crate::audit::Note;
+use crate::audit::{page_ids, Note};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -382,7 +382,7 @@ pub async fn list(
             Ok(out)
         })
         .await?;
-    let ids = rows.iter().map(|(id, _)| id.clone()).collect();
+    let ids = page_ids(rows.iter().map(|(id, _)| id.clone()), limit);
     state
         .log_read(&user, Note::read("donation", ids).scoped(&user))
         .await?;

@@ -1,7 +1,7 @@
 //! Donors. Contact details are personal data: shown only to admins, fund managers and auditors
 //! whose scope covers the unit where the donor was recorded, and never logged.
 
-use crate::audit::Note;
+use crate::audit::{page_ids, Note};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -170,7 +170,7 @@ pub async fn list(
             )
         })
         .await?;
-    let ids = rows.iter().map(|d| d.id.clone()).collect();
+    let ids = page_ids(rows.iter().map(|d| d.id.clone()), limit);
     state.log_read(&user, Note::read("donor", ids).scoped(&user)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |d| d.id.clone(), view)))
 }

@@ -16,6 +16,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
+use domain::checkpoint::CheckpointKey;
 use domain::users::Role;
 use storage::checkpoints::CheckpointRow;
 use storage::export::{AccountSum, PostedEntry, Range};
@@ -381,7 +382,10 @@ fn write_entry_rows(w: &mut csv::Writer<&mut Vec<u8>>, pe: &PostedEntry) {
 }
 
 /// A checkpoint as served: everything needed to check its signature offline.
-fn checkpoint_view(c: &CheckpointRow, public_key: &str) -> serde_json::Value {
+/// `key` is the current key: an older checkpoint signed by another key shows no public key (the
+/// auditor checks it with the key they saved then).
+fn checkpoint_view(c: &CheckpointRow, key: &CheckpointKey) -> serde_json::Value {
+    let public_key = (c.key_id == key.key_id()).then(|| key.public_key_hex());
     serde_json::json!({
         "id": c.id,
         "fund_id": c.fund_id,
@@ -431,9 +435,9 @@ pub async fn checkpoints(
         .await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let pk = state.checkpoint_key.public_key_hex();
+    let key = &state.checkpoint_key;
     Ok(HttpResponse::Ok().json(serde_json::json!({
-        "items": rows.iter().map(|c| checkpoint_view(c, &pk)).collect::<Vec<_>>(),
+        "items": rows.iter().map(|c| checkpoint_view(c, key)).collect::<Vec<_>>(),
         "next_cursor": if more { rows.last().map(|c| encode_cursor(&c.seq.to_string())) } else { None },
     })))
 }
@@ -447,12 +451,11 @@ pub async fn sign(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::FundManager, Role::Approver])?;
     let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
-    let st = state.clone();
-    let pk = state.checkpoint_key.public_key_hex();
+    let key = state.checkpoint_key.clone();
     let (view, created) = state
         .write(&user, move |c, note| {
-            let (row, created) = storage::checkpoints::sign_head(c, &st.checkpoint_key, &fund.id)?;
-            let view = checkpoint_view(&row, &pk);
+            let (row, created) = storage::checkpoints::sign_head(c, &key, &fund.id)?;
+            let view = checkpoint_view(&row, &key);
             note.entity("checkpoint", &row.id).fund(&fund).detail(view.clone());
             Ok((view, created))
         })
@@ -477,7 +480,7 @@ pub async fn public_key(state: web::Data<AppState>, _req: HttpRequest) -> HttpRe
 }
 
 /// Signs every chain head not yet covered by a checkpoint of the current key. Run periodically
-/// by the server and on demand by `relief checkpoints sign`.
+/// by the server and on demand by `relief ledger checkpoint`.
 pub fn sign_all(
     db: &storage::Db,
     key: &domain::checkpoint::CheckpointKey,

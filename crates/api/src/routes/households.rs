@@ -2,7 +2,7 @@
 //! ID numbers are kept as a keyed hash and shown only by their last four digits; names and
 //! flags are personal data, never logged.
 
-use crate::audit::Note;
+use crate::audit::{page_ids, Note};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, FieldError};
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -274,7 +274,7 @@ pub async fn list(
     let rows = state
         .read(move |c| storage::relief::households(c, &filter))
         .await?;
-    let ids = rows.iter().map(|h| h.row.id.clone()).collect::<Vec<_>>();
+    let ids = page_ids(rows.iter().map(|h| h.row.id.clone()), limit);
     note.detail(serde_json::json!({ "read": ids }));
     state.log_read(&user, note).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
