@@ -109,6 +109,9 @@ pub fn test_config(database_url: String) -> Config {
         db_max_connections: 16,
         db_acquire_timeout_ms: 3000,
         workers: Some(1),
+        // High enough that no test meets the public rate limit unless it lowers it.
+        public_rate_per_sec: 10_000,
+        public_burst: 10_000,
     }
 }
 

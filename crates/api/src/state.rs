@@ -11,6 +11,8 @@ pub struct AppState {
     pub keys: Keys,
     pub token_ttl_secs: u64,
     pub throttle: LoginThrottle,
+    /// The per-address rate limit of the public routes.
+    pub public_limit: crate::ratelimit::RateLimiter,
 }
 
 impl AppState {

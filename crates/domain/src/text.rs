@@ -64,7 +64,12 @@ pub fn required(field: &str, value: &str, max: usize) -> Result<String, crate::I
 /// reduced to its initial ("Tèo" becomes "T."): kept whole it would be the full name.
 pub fn mask_name(name: &str) -> String {
     let name = normalize(name);
-    let initial = |w: &str| w.chars().next().map(|c| format!("{c}.")).unwrap_or_default();
+    let initial = |w: &str| {
+        w.chars()
+            .next()
+            .map(|c| format!("{c}."))
+            .unwrap_or_default()
+    };
     let words: Vec<&str> = name.split_whitespace().collect();
     match words.as_slice() {
         [] => String::new(),

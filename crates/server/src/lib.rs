@@ -138,6 +138,10 @@ impl Application {
             keys: Keys::from_secret(secret.as_bytes())?,
             token_ttl_secs: config.token_ttl_secs,
             throttle: LoginThrottle::default(),
+            public_limit: api::ratelimit::RateLimiter::new(
+                config.public_rate_per_sec,
+                config.public_burst,
+            ),
         });
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

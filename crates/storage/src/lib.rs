@@ -12,6 +12,7 @@ pub mod funds;
 pub mod idempotency;
 pub mod ledger;
 pub mod payouts;
+pub mod public;
 pub mod relief;
 pub mod schema;
 pub mod settings;
