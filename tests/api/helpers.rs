@@ -283,3 +283,24 @@ impl TestApp {
             .collect()
     }
 }
+
+impl TestApp {
+    /// Like [`TestApp::spawn`], with the test configuration changed by `change` first (a low
+    /// public rate limit, for instance).
+    pub async fn spawn_with(backend: Backend, change: impl FnOnce(&mut Config)) -> TestApp {
+        let (url, cleanup) = fresh_database(backend);
+        let mut config = test_config(url);
+        change(&mut config);
+        let app = Application::build(&config).expect("application starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db.clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            backend,
+            cleanup,
+        }
+    }
+}
