@@ -187,7 +187,9 @@ async fn world(b: Backend) -> World {
                            "account_name": "MTTQ phuong Quy Nhon"}],
     });
     let fund = id(&json(app.post("/v1/funds", &fm, &fund_body).await, 201).await);
-    let province = id(&app.create_fund(&fm, "P52", "Quỹ cứu trợ tỉnh Gia Lai").await);
+    let province = id(&app
+        .create_fund(&fm, "P52", "Quỹ cứu trợ tỉnh Gia Lai")
+        .await);
     let campaign = json(
         app.post(
             "/v1/campaigns",
@@ -418,7 +420,9 @@ async fn statements_equal_the_ledger_and_name_no_one(b: Backend) {
     let page = p.json("/v1/public/funds?limit=1").await;
     assert_eq!(page["items"][0]["id"], w.fund);
     let next = page["next_cursor"].as_str().unwrap();
-    let page = p.json(&format!("/v1/public/funds?limit=1&cursor={next}")).await;
+    let page = p
+        .json(&format!("/v1/public/funds?limit=1&cursor={next}"))
+        .await;
     assert_eq!(page["items"][0]["id"], w.province);
 
     // The fund's statement, per asset.
@@ -713,9 +717,7 @@ async fn donations_are_found_by_reference(w: &World, p: &Public<'_>) {
     );
     assert_eq!(one["next_cursor"], Value::Null);
 
-    let by_bank = p
-        .json("/v1/public/donations?bank_ref=FT26001234567")
-        .await;
+    let by_bank = p.json("/v1/public/donations?bank_ref=FT26001234567").await;
     assert_eq!(by_bank["items"].as_array().unwrap().len(), 1);
     assert_eq!(by_bank["items"][0]["channel"], "bank_transfer");
     assert_eq!(by_bank["items"][0]["total_vnd"], "2000000");
@@ -898,7 +900,10 @@ async fn public_routes_are_rate_limited_per_address(b: Backend) {
         }
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
-    assert!(statuses.iter().all(|s| [404, 429].contains(s)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [404, 429].contains(s)),
+        "{statuses:?}"
+    );
     let r = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let token = app.admin_token().await;

@@ -338,45 +338,34 @@ struct FundData {
     paid: Tally,
 }
 
-fn fund_data(
-    c: &mut DbConnection,
-    fund_id: &str,
-) -> Result<
-    (
-        FundInfo,
-        Vec<Movement>,
-        Vec<storage::ledger::AssetBalance>,
-        Tally,
-        Tally,
-    ),
-    storage::StoreError,
-> {
-    let fund = storage::public::fund(c, fund_id)?;
-    Ok((
-        fund,
-        storage::public::movements(c, fund_id)?,
-        storage::ledger::balances(c, fund_id, None)?,
-        storage::public::received_tally(c, fund_id, None)?,
-        storage::public::paid_tally(c, fund_id)?,
-    ))
+/// A fund's rows as read, before the figures are computed.
+struct FundRows {
+    fund: FundInfo,
+    movements: Vec<Movement>,
+    balances: Vec<storage::ledger::AssetBalance>,
+    received: Tally,
+    paid: Tally,
 }
 
-fn fund_data_of(
-    raw: (
-        FundInfo,
-        Vec<Movement>,
-        Vec<storage::ledger::AssetBalance>,
-        Tally,
-        Tally,
-    ),
-) -> Result<FundData, ApiError> {
-    let (fund, movements, balances, received, paid) = raw;
-    Ok(FundData {
-        figures: figures(&movements, &balances)?,
-        fund,
-        received,
-        paid,
+fn fund_rows(c: &mut DbConnection, fund_id: &str) -> Result<FundRows, storage::StoreError> {
+    Ok(FundRows {
+        fund: storage::public::fund(c, fund_id)?,
+        movements: storage::public::movements(c, fund_id)?,
+        balances: storage::ledger::balances(c, fund_id, None)?,
+        received: storage::public::received_tally(c, fund_id, None)?,
+        paid: storage::public::paid_tally(c, fund_id)?,
     })
+}
+
+impl FundRows {
+    fn figures(self) -> Result<FundData, ApiError> {
+        Ok(FundData {
+            figures: figures(&self.movements, &self.balances)?,
+            fund: self.fund,
+            received: self.received,
+            paid: self.paid,
+        })
+    }
 }
 
 fn fund_statement_view(d: &FundData, assets: &Assets) -> serde_json::Value {
@@ -427,9 +416,9 @@ pub async fn fund_statement(
     let format = format_of(query.0.format.as_deref())?;
     let id = path.into_inner();
     let (raw, assets) = state
-        .read(move |c| Ok((fund_data(c, &id)?, assets(c)?)))
+        .read(move |c| Ok((fund_rows(c, &id)?, assets(c)?)))
         .await?;
-    let data = fund_data_of(raw)?;
+    let data = raw.figures()?;
     match format {
         Format::Json => json(&req, &fund_statement_view(&data, &assets)),
         Format::Csv => Ok(csv(
@@ -499,7 +488,7 @@ async fn campaign_data(state: &AppState, id: String) -> Result<(CampaignData, As
             let campaign = storage::campaigns::get(c, &id)?;
             let lines = storage::public::campaign_lines(c, &id)?;
             let tally = storage::public::received_tally(c, &campaign.fund_id, Some(&id))?;
-            let raw = fund_data(c, &campaign.fund_id)?;
+            let raw = fund_rows(c, &campaign.fund_id)?;
             Ok((campaign, lines, tally, raw, assets(c)?))
         })
         .await?;
@@ -508,7 +497,7 @@ async fn campaign_data(state: &AppState, id: String) -> Result<(CampaignData, As
             campaign,
             received: campaign_received(&lines)?,
             tally,
-            fund: fund_data_of(raw)?,
+            fund: raw.figures()?,
         },
         assets,
     ))
