@@ -27,8 +27,10 @@ async fn donate(app: &TestApp, token: &str, fund: &str, amount: &str, reason: &s
         .post(app.url("/v1/donations"))
         .bearer_auth(token)
         .header("Idempotency-Key", key())
-        .json(&json!({"fund_id": fund, "status": "received", "channel": "cash",
-                      "lines": [{"asset": "VND", "amount": amount}], "note": reason}))
+        .json(
+            &json!({"fund_id": fund, "status": "received", "channel": "cash",
+                      "lines": [{"asset": "VND", "amount": amount}], "note": reason}),
+        )
         .send()
         .await
         .unwrap();
@@ -73,16 +75,25 @@ async fn busy_fund(app: &TestApp, admin: &str) -> String {
 async fn audit_events_follow_changes_and_not_refusals(b: Backend) {
     let app = TestApp::spawn(b).await;
     let admin = app.admin_token().await;
-    let fm = app.user_token("fm.gialai", "fund_manager", Some("P52")).await;
+    let fm = app
+        .user_token("fm.gialai", "fund_manager", Some("P52"))
+        .await;
     let fund = app.create_fund(&fm, "C21583", "Quỹ").await;
     let id = fund["id"].as_str().unwrap();
     let d = donate(&app, &fm, id, "300000", "tiền mặt").await;
 
     let all = events(&app, &admin, &format!("fund_id={id}")).await;
     let actions: Vec<&str> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["POST /v1/funds", "POST /v1/donations"], "{all:#?}");
+    assert_eq!(
+        actions,
+        ["POST /v1/funds", "POST /v1/donations"],
+        "{all:#?}"
+    );
     let ev = &all[1];
-    assert_eq!(ev["actor"], json!({"id": app.user_id("fm.gialai"), "role": "fund_manager"}));
+    assert_eq!(
+        ev["actor"],
+        json!({"id": app.user_id("fm.gialai"), "role": "fund_manager"})
+    );
     assert_eq!(ev["entity"], json!({"type": "donation", "id": d["id"]}));
     assert_eq!(ev["detail"]["total_vnd"], "300000");
     assert_eq!(ev["detail"]["receipt_no"], d["receipt_no"]);
@@ -98,7 +109,12 @@ async fn audit_events_follow_changes_and_not_refusals(b: Backend) {
     json(app.post(&url, &admin, &body).await, 201).await;
     let after_one = audit_rows(&app);
     assert_eq!(after_one, before + 1);
-    problem(app.post(&url, &admin, &body).await, 409, "opening_balance_exists").await;
+    problem(
+        app.post(&url, &admin, &body).await,
+        409,
+        "opening_balance_exists",
+    )
+    .await;
     let r = app
         .post(
             &format!("/v1/donations/{}/reverse", d["id"].as_str().unwrap()),
@@ -115,8 +131,10 @@ async fn audit_events_follow_changes_and_not_refusals(b: Backend) {
             .post(app.url("/v1/donations"))
             .bearer_auth(&fm)
             .header("Idempotency-Key", &k)
-            .json(&json!({"fund_id": id, "status": "received", "channel": "cash",
-                          "lines": [{"asset": "VND", "amount": "1"}]}))
+            .json(
+                &json!({"fund_id": id, "status": "received", "channel": "cash",
+                          "lines": [{"asset": "VND", "amount": "1"}]}),
+            )
             .send()
             .await
             .unwrap();
@@ -145,7 +163,9 @@ async fn audit_events_are_scoped_and_read_only(b: Backend) {
     let hn = app.create_fund(&admin, "P01", "Quỹ Hà Nội").await;
     let auditor = app.user_token("aud", "auditor", Some("P52")).await;
     let national = app.user_token("aud2", "auditor", None).await;
-    let fm = app.user_token("fm.gialai", "fund_manager", Some("P52")).await;
+    let fm = app
+        .user_token("fm.gialai", "fund_manager", Some("P52"))
+        .await;
 
     let seen = events(&app, &auditor, "entity_type=fund").await;
     let ids: Vec<&str> = seen
@@ -161,7 +181,9 @@ async fn audit_events_are_scoped_and_read_only(b: Backend) {
     assert!(events(&app, &auditor, "entity_type=user")
         .await
         .iter()
-        .all(|e| e["unit"]["path"].as_str().is_some_and(|p| p.starts_with("P52"))));
+        .all(|e| e["unit"]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("P52"))));
 
     problem(app.get("/v1/audit-events", &fm).await, 403, "forbidden").await;
     problem(
@@ -218,7 +240,9 @@ async fn reads_of_personal_data_are_logged(b: Backend) {
     let app = TestApp::spawn(b).await;
     let admin = app.admin_token().await;
     let fund = app.create_fund(&admin, "C21583", "Quỹ").await;
-    let fm = app.user_token("fm.gialai", "fund_manager", Some("P52")).await;
+    let fm = app
+        .user_token("fm.gialai", "fund_manager", Some("P52"))
+        .await;
     let r = app
         .client
         .post(app.url("/v1/donations"))
@@ -239,11 +263,15 @@ async fn reads_of_personal_data_are_logged(b: Backend) {
         200,
     )
     .await;
-    let reads: Vec<Value> = events(&app, &admin, &format!("actor_id={}", app.user_id("fm.gialai")))
-        .await
-        .into_iter()
-        .filter(|e| e["action"].as_str().unwrap().starts_with("GET"))
-        .collect();
+    let reads: Vec<Value> = events(
+        &app,
+        &admin,
+        &format!("actor_id={}", app.user_id("fm.gialai")),
+    )
+    .await
+    .into_iter()
+    .filter(|e| e["action"].as_str().unwrap().starts_with("GET"))
+    .collect();
     let got: Vec<(String, String)> = reads
         .iter()
         .map(|e| {
@@ -399,10 +427,7 @@ async fn verifier_catches_a_tampered_export(b: Backend) {
         .unwrap()
         .contains("does not match its hash"));
     // A dropped entry.
-    let dropped: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.contains("\"seq\":2,"))
-        .collect();
+    let dropped: Vec<&str> = text.lines().filter(|l| !l.contains("\"seq\":2,")).collect();
     let (code, _) = run_verifier(&dropped.join("\n"), &[], None);
     assert_eq!(code, 1);
     // A truncated download.
@@ -534,7 +559,7 @@ async fn checkpoint_detects_a_rewritten_history(b: Backend) {
     // More entries; the checkpoint still matches a fresh export.
     donate(&app, &admin, &id, "1000", "after").await;
     let text = export(&app, &auditor, &id, "").await;
-    let (code, report) = run_verifier(&text, &[cp.clone()], Some(&pk));
+    let (code, report) = run_verifier(&text, std::slice::from_ref(&cp), Some(&pk));
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["checkpoints"][0]["status"], "matches");
     // A forged checkpoint does not verify.
@@ -573,7 +598,7 @@ async fn checkpoint_detects_a_rewritten_history(b: Backend) {
     assert_eq!(service["ok"], true, "the rewrite is self-consistent");
     let text = export(&app, &auditor, &id, "format=csv").await;
     assert!(text.contains("rewritten"));
-    let (code, report) = run_verifier(&text, &[cp.clone()], Some(&pk));
+    let (code, report) = run_verifier(&text, std::slice::from_ref(&cp), Some(&pk));
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(report["checkpoints"][0]["status"], "MISMATCH");
 }

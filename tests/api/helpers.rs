@@ -112,6 +112,9 @@ pub fn test_config(database_url: String) -> Config {
         db_max_connections: 16,
         db_acquire_timeout_ms: 3000,
         workers: Some(1),
+        // High enough that no test meets the public rate limit unless it lowers it.
+        public_rate_per_sec: 10_000,
+        public_burst: 10_000,
     }
 }
 
@@ -281,5 +284,26 @@ impl TestApp {
             .into_iter()
             .map(|b| (b.asset, b.posted, b.reserved))
             .collect()
+    }
+}
+
+impl TestApp {
+    /// Like [`TestApp::spawn`], with the test configuration changed by `change` first (a low
+    /// public rate limit, for instance).
+    pub async fn spawn_with(backend: Backend, change: impl FnOnce(&mut Config)) -> TestApp {
+        let (url, cleanup) = fresh_database(backend);
+        let mut config = test_config(url);
+        change(&mut config);
+        let app = Application::build(&config).expect("application starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db.clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            backend,
+            cleanup,
+        }
     }
 }

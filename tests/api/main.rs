@@ -12,6 +12,7 @@ mod ledger;
 mod ledger_storage;
 mod ops;
 mod payouts;
+mod public;
 mod relief;
 mod units;
 mod users;

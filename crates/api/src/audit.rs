@@ -77,7 +77,8 @@ impl Note {
 
 /// The ids a page of `limit` items shows (lists read one more row to know whether more follow).
 pub fn page_ids(ids: impl Iterator<Item = String>, limit: i64) -> Vec<String> {
-    ids.take(usize::try_from(limit).unwrap_or(usize::MAX)).collect()
+    ids.take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
 }
 
 /// Writes the event of `user`'s request in the current transaction.

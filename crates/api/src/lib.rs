@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod ratelimit;
 pub mod routes;
 pub mod state;
 mod telemetry;
@@ -15,7 +16,7 @@ use error::{method_not_allowed, no_route};
 use routes::{
     allocations, assessments, assets, audit as audit_routes, auth as auth_routes, bank, campaigns,
     disbursements, donations, donors, export, funds, households, incidents, ledger, ops, policies,
-    units, users,
+    public, units, users,
 };
 use std::net::TcpListener;
 
@@ -180,6 +181,26 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
             "/v1/allocations/{id}/execute",
             vec![post(allocations::execute)],
         ),
+        // Public disclosure: no login; rate-limited per address by `ratelimit::public_routes`.
+        ("/v1/public/funds", vec![get(public::funds)]),
+        (
+            "/v1/public/funds/{id}/statement",
+            vec![get(public::fund_statement)],
+        ),
+        (
+            "/v1/public/campaigns/{id}/statement",
+            vec![get(public::campaign_statement)],
+        ),
+        (
+            "/v1/public/campaigns/{id}/flow",
+            vec![get(public::campaign_flow)],
+        ),
+        ("/v1/public/donations", vec![get(public::donations)]),
+        ("/v1/public/incidents/{id}", vec![get(public::incident)]),
+        (
+            "/v1/public/incidents/{id}/beneficiaries",
+            vec![get(public::beneficiaries)],
+        ),
     ]
 }
 
@@ -228,6 +249,7 @@ pub fn serve(
         .map_err(|e| std::io::Error::other(format!("metrics: {e}")))?;
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::from_fn(ratelimit::public_routes))
             .wrap(middleware::from_fn(telemetry::request_id_header))
             .wrap(prometheus.clone())
             .wrap(tracing_actix_web::TracingLogger::<telemetry::RootSpan>::new())

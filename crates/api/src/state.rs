@@ -14,6 +14,8 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// Signs checkpoints of the chain heads.
     pub checkpoint_key: std::sync::Arc<domain::checkpoint::CheckpointKey>,
+    /// The per-address rate limit of the public routes.
+    pub public_limit: crate::ratelimit::RateLimiter,
 }
 
 impl AppState {

@@ -111,7 +111,8 @@ impl Drop for Scratch {
         match &self.drop_pg {
             Some((admin, name)) => {
                 if let Ok(mut c) = diesel::PgConnection::establish(admin) {
-                    let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                    let _ =
+                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
                 }
             }
             None => {
@@ -185,7 +186,11 @@ fn seed(db: &storage::Db, fund: &str, actor: &str, n: u64) -> anyhow::Result<()>
 }
 
 /// Streams a URL to its end; returns (lines, bytes, seconds).
-async fn download(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<(u64, u64, f64)> {
+async fn download(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<(u64, u64, f64)> {
     let t = Instant::now();
     let r = client.get(url).bearer_auth(token).send().await?;
     if !r.status().is_success() {
@@ -229,8 +234,10 @@ async fn main() -> anyhow::Result<()> {
     let fund: Value = client
         .post(format!("{}/v1/funds", server.base))
         .bearer_auth(&token)
-        .json(&json!({"unit": "P52", "name": "Bench fund", "custodian": "bench",
-                      "custodian_kind": "fatherland_front"}))
+        .json(
+            &json!({"unit": "P52", "name": "Bench fund", "custodian": "bench",
+                      "custodian_kind": "fatherland_front"}),
+        )
         .send()
         .await?
         .json()
@@ -245,7 +252,10 @@ async fn main() -> anyhow::Result<()> {
 
     let mut results = serde_json::Map::new();
     for format in ["ndjson", "csv"] {
-        let url = format!("{}/v1/funds/{fund}/ledger/export?format={format}", server.base);
+        let url = format!(
+            "{}/v1/funds/{fund}/ledger/export?format={format}",
+            server.base
+        );
         let (lines, bytes, secs) = download(&client, &url, &token).await?;
         let per_sec = lines_per_sec(lines, secs);
         results.insert(
@@ -279,18 +289,31 @@ async fn main() -> anyhow::Result<()> {
         "results": results,
     });
     if !args.json {
-        println!("backend {}  entries {}  (seeded in {:.1} s)", args.backend, args.entries, seed_secs);
+        println!(
+            "backend {}  entries {}  (seeded in {:.1} s)",
+            args.backend, args.entries, seed_secs
+        );
         println!("server peak RSS before exports: {} MiB", rss_before / 1024);
-        println!("{:<14} {:>10} {:>9} {:>14} {:>16}", "scenario", "lines", "seconds", "per second", "server peak MiB");
+        println!(
+            "{:<14} {:>10} {:>9} {:>14} {:>16}",
+            "scenario", "lines", "seconds", "per second", "server peak MiB"
+        );
         for format in ["ndjson", "csv"] {
             let r = &results[&format!("export_{format}")];
             println!(
                 "{:<14} {:>10} {:>9} {:>14} {:>16}",
-                format!("export {format}"), r["lines"], r["seconds"], r["lines_per_sec"], r["server_peak_rss_mib"]
+                format!("export {format}"),
+                r["lines"],
+                r["seconds"],
+                r["lines_per_sec"],
+                r["server_peak_rss_mib"]
             );
         }
         let r = &results["verify"];
-        println!("{:<14} {:>10} {:>9} {:>14} {:>16}", "verify", r["entries"], r["seconds"], r["entries_per_sec"], "-");
+        println!(
+            "{:<14} {:>10} {:>9} {:>14} {:>16}",
+            "verify", r["entries"], r["seconds"], r["entries_per_sec"], "-"
+        );
     }
     println!("{out}");
     Ok(())

@@ -68,6 +68,29 @@ pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A person's name as it may be published: the family name (the first word) kept, every other
+/// word reduced to its initial and a dot, after NFC normalisation so that an initial is one whole
+/// letter with its diacritics ("Nguyễn Văn An" becomes "Nguyễn V. A."). A single word is itself
+/// reduced to its initial ("Tèo" becomes "T."): kept whole it would be the full name.
+pub fn mask_name(name: &str) -> String {
+    let name = normalize(name);
+    let initial = |w: &str| {
+        w.chars()
+            .next()
+            .map(|c| format!("{c}."))
+            .unwrap_or_default()
+    };
+    let words: Vec<&str> = name.split_whitespace().collect();
+    match words.as_slice() {
+        [] => String::new(),
+        [only] => initial(only),
+        [family, rest @ ..] => std::iter::once((*family).to_owned())
+            .chain(rest.iter().map(|w| initial(w)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +127,25 @@ mod tests {
         assert!(required("name", "abcdefghijk", 10).is_err());
         assert!(required("name", "a\u{0}b", 10).is_err());
         assert_eq!(required("name", " ab ", 10).as_deref(), Ok("ab"));
+    }
+
+    #[test]
+    fn mask_name_keeps_the_family_name_and_initials() {
+        assert_eq!(mask_name("Nguyễn Văn An"), "Nguyễn V. A.");
+        assert_eq!(mask_name("  Trần   Thị Bình "), "Trần T. B.");
+        assert_eq!(mask_name("Lê Ánh"), "Lê Á.");
+        assert_eq!(mask_name("Đặng Đức Ông"), "Đặng Đ. Ô.");
+        assert_eq!(mask_name("Tèo"), "T.");
+        assert_eq!(mask_name("Ê"), "Ê.");
+        assert_eq!(mask_name("   "), "");
+    }
+
+    #[test]
+    fn mask_name_is_the_same_for_decomposed_input() {
+        // "Lê Ánh Ước" typed with combining marks: the initials are whole, composed letters.
+        let decomposed = "Le\u{302} A\u{301}nh U\u{31b}o\u{31b}\u{301}c";
+        assert_eq!(mask_name(decomposed), "Lê Á. Ư.");
+        assert_eq!(mask_name(decomposed), mask_name("Lê Ánh Ước"));
+        assert!(!mask_name(decomposed).contains('\u{301}'));
     }
 }

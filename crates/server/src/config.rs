@@ -47,6 +47,11 @@ pub struct Config {
     pub db_acquire_timeout_ms: u64,
     /// `RELIEF_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// `RELIEF_PUBLIC_RATE_PER_SEC`: requests a second each client address may make to the
+    /// public routes (`/v1/public/...`), once its burst is spent.
+    pub public_rate_per_sec: u32,
+    /// `RELIEF_PUBLIC_BURST`: requests a client address may make to the public routes at once.
+    pub public_burst: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -78,6 +83,8 @@ impl Default for Config {
             db_max_connections: 16,
             db_acquire_timeout_ms: 3000,
             workers: None,
+            public_rate_per_sec: 20,
+            public_burst: 40,
         }
     }
 }
@@ -128,6 +135,12 @@ impl Config {
         }
         if !(60..=86_400).contains(&self.token_ttl_secs) {
             return Err("configuration: RELIEF_TOKEN_TTL_SECS must be between 60 and 86400".into());
+        }
+        if self.public_rate_per_sec == 0 || self.public_burst == 0 {
+            return Err(
+                "configuration: RELIEF_PUBLIC_RATE_PER_SEC and RELIEF_PUBLIC_BURST must be at least 1"
+                    .into(),
+            );
         }
         Ok(())
     }

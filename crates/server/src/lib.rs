@@ -177,6 +177,10 @@ impl Application {
             token_ttl_secs: config.token_ttl_secs,
             throttle: LoginThrottle::default(),
             checkpoint_key,
+            public_limit: api::ratelimit::RateLimiter::new(
+                config.public_rate_per_sec,
+                config.public_burst,
+            ),
         });
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

@@ -75,21 +75,21 @@ pub fn list(conn: &mut DbConnection, f: &AuditFilter) -> Result<Vec<AuditEvent>,
         q = q.filter(audit_events::occurred_at.lt(t));
     }
     if let Some((edition, path)) = &f.scope {
-        q = q
-            .filter(audit_events::unit_edition.eq(*edition))
-            .filter(
-                audit_events::unit_path
-                    .eq(path.clone())
-                    .or(audit_events::unit_path
-                        .like(format!("{}/%", crate::units::like_escape(path)))
-                        .escape('\\')),
-            );
+        q = q.filter(audit_events::unit_edition.eq(*edition)).filter(
+            audit_events::unit_path
+                .eq(path.clone())
+                .or(audit_events::unit_path
+                    .like(format!("{}/%", crate::units::like_escape(path)))
+                    .escape('\\')),
+        );
     }
     if let Some((t, id)) = &f.after {
         q = q.filter(
-            audit_events::occurred_at.gt(*t).or(audit_events::occurred_at
-                .eq(*t)
-                .and(audit_events::id.gt(id.clone()))),
+            audit_events::occurred_at
+                .gt(*t)
+                .or(audit_events::occurred_at
+                    .eq(*t)
+                    .and(audit_events::id.gt(id.clone()))),
         );
     }
     Ok(q.load(conn)?)

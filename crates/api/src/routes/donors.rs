@@ -171,6 +171,8 @@ pub async fn list(
         })
         .await?;
     let ids = page_ids(rows.iter().map(|d| d.id.clone()), limit);
-    state.log_read(&user, Note::read("donor", ids).scoped(&user)).await?;
+    state
+        .log_read(&user, Note::read("donor", ids).scoped(&user))
+        .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |d| d.id.clone(), view)))
 }

@@ -298,7 +298,9 @@ fn entry_json(pe: &PostedEntry) -> serde_json::Value {
 }
 
 fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
-    csv::WriterBuilder::new().has_headers(false).from_writer(out)
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(out)
 }
 
 fn write_row(w: &mut csv::Writer<&mut Vec<u8>>, row: impl IntoIterator<Item = String>) {
@@ -456,7 +458,9 @@ pub async fn sign(
         .write(&user, move |c, note| {
             let (row, created) = storage::checkpoints::sign_head(c, &key, &fund.id)?;
             let view = checkpoint_view(&row, &key);
-            note.entity("checkpoint", &row.id).fund(&fund).detail(view.clone());
+            note.entity("checkpoint", &row.id)
+                .fund(&fund)
+                .detail(view.clone());
             Ok((view, created))
         })
         .await?;

@@ -485,12 +485,14 @@ pub async fn approval_policy(
     let f = fund.clone();
     state
         .write(&user, move |c, note| {
-            note.entity("fund", &f.id).fund(&f).detail(serde_json::json!({
-                "dual_approval_above_vnd": {
-                    "from": f.dual_approval_above_vnd.map(|v| v.to_string()),
-                    "to": above.map(|v| v.to_string()),
-                }
-            }));
+            note.entity("fund", &f.id)
+                .fund(&f)
+                .detail(serde_json::json!({
+                    "dual_approval_above_vnd": {
+                        "from": f.dual_approval_above_vnd.map(|v| v.to_string()),
+                        "to": above.map(|v| v.to_string()),
+                    }
+                }));
             storage::payouts::set_dual_approval(c, &f.id, above)
         })
         .await?;

@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod ledger;
 pub mod ops;
 pub mod policies;
+pub mod public;
 pub mod units;
 pub mod users;
 

@@ -163,7 +163,7 @@ pub async fn import(
         .write(&user, move |c, note| {
             let summary = storage::units::import(c, &rows)?;
             note.entity("unit_list", &year.to_string())
-                .detail(serde_json::to_value(&summary).unwrap_or_default());
+                .detail(serde_json::to_value(summary).unwrap_or_default());
             Ok(summary)
         })
         .await?;
