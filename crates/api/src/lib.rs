@@ -13,7 +13,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use error::{method_not_allowed, no_route};
 use routes::{
     allocations, assessments, assets, auth as auth_routes, bank, campaigns, disbursements,
-    donations, donors, funds, households, incidents, ledger, ops, policies, units, users,
+    donations, donors, funds, households, incidents, ledger, ops, policies, reports, units, users,
 };
 use std::net::TcpListener;
 
@@ -171,6 +171,8 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
             "/v1/allocations/{id}/execute",
             vec![post(allocations::execute)],
         ),
+        ("/v1/reports/funds/{id}", vec![get(reports::fund)]),
+        ("/v1/reports/incidents/{id}", vec![get(reports::incident)]),
     ]
 }
 

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod payouts;
 pub mod relief;
+pub mod reports;
 pub mod schema;
 pub mod settings;
 pub mod units;

@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod ledger;
 pub mod ops;
 pub mod policies;
+pub mod reports;
 pub mod units;
 pub mod users;
 
