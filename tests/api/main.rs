@@ -12,5 +12,6 @@ mod ledger_storage;
 mod ops;
 mod payouts;
 mod relief;
+mod reports;
 mod units;
 mod users;
