@@ -177,8 +177,13 @@ fn ledger_movements(
             sql::<BigInt>("CAST(SUM(postings.amount) AS BIGINT)"),
         ))
         .load(conn)?;
-    let mut movements = Tally::default();
-    let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+    // (movement, asset) -> (entries, amount)
+    let mut movements: BTreeMap<(&str, String), (i64, i64)> = BTreeMap::new();
+    let mut count = |key, asset: &str, n: i64, amount: i64| -> Result<(), StoreError> {
+        let e = movements.entry((key, asset.to_owned())).or_default();
+        *e = (add(e.0, n)?, add(e.1, amount)?);
+        Ok(())
+    };
     for (kind, asset, n, amount) in grouped {
         let key = match EntryKind::parse(&kind) {
             Some(EntryKind::OpeningBalance) => "opening_balances",
@@ -186,8 +191,7 @@ fn ledger_movements(
             Some(EntryKind::Disbursement) => "disbursements",
             _ => return Err(StoreError::Internal(format!("stored entry kind {kind}"))),
         };
-        movements.add("", key, &asset, "", amount)?;
-        counts.insert((key.to_owned(), asset), n);
+        count(key, &asset, n, amount)?;
     }
     let each: Vec<(String, String, Option<String>, String, i64)> = postings::table
         .inner_join(accounts::table)
@@ -232,14 +236,19 @@ fn ledger_movements(
         } else {
             "allocations_out"
         };
-        movements.add("", key, asset, id, *amount)?;
+        // One row per entry and asset: one entry more for the movement.
+        count(key, asset, 1, *amount)?;
     }
-    f.movements = movements.figures(&BTreeMap::new())?;
-    for m in &mut f.movements {
-        if let Some(n) = counts.get(&(m.key.clone(), m.asset.clone())) {
-            m.count = *n;
-        }
-    }
+    f.movements = movements
+        .into_iter()
+        .map(|((key, asset), (count, amount))| Figure {
+            key: key.to_owned(),
+            asset,
+            count,
+            amount,
+            ..Figure::default()
+        })
+        .collect();
     f.reversals = reversals.figures(&BTreeMap::new())?;
     Ok(())
 }
