@@ -14,5 +14,6 @@ mod ops;
 mod payouts;
 mod public;
 mod relief;
+mod reports;
 mod units;
 mod users;

@@ -16,7 +16,7 @@ use error::{method_not_allowed, no_route};
 use routes::{
     allocations, assessments, assets, audit as audit_routes, auth as auth_routes, bank, campaigns,
     disbursements, donations, donors, export, funds, households, incidents, ledger, ops, policies,
-    public, units, users,
+    public, reports, units, users,
 };
 use std::net::TcpListener;
 
@@ -201,6 +201,8 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
             "/v1/public/incidents/{id}/beneficiaries",
             vec![get(public::beneficiaries)],
         ),
+        ("/v1/reports/funds/{id}", vec![get(reports::fund)]),
+        ("/v1/reports/incidents/{id}", vec![get(reports::incident)]),
     ]
 }
 

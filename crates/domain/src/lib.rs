@@ -32,6 +32,7 @@ pub mod money;
 pub mod payouts;
 pub mod policy;
 pub mod relief;
+pub mod reports;
 pub mod text;
 pub mod units;
 pub mod users;

@@ -91,9 +91,36 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// A text cell of a CSV file (RFC 4180): safe from formulas ([`csv_cell`]), and quoted when it
+/// holds a comma, a quote or a line break.
+pub fn csv_text(s: &str) -> String {
+    csv_quote(&csv_cell(s))
+}
+
+/// Quotes a CSV cell when it needs it (a comma, a quote or a line break), doubling quotes.
+pub fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells() {
+        assert_eq!(csv_text("cash"), "cash");
+        assert_eq!(csv_text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_text("+1"), "'+1");
+        assert_eq!(csv_text("-5"), "'-5");
+        assert_eq!(csv_text("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_text("Lũ, tháng 9"), "\"Lũ, tháng 9\"");
+        assert_eq!(csv_quote("-5"), "-5");
+        assert_eq!(csv_quote("a\nb"), "\"a\nb\"");
+    }
 
     #[test]
     fn csv_cells_never_start_a_formula() {

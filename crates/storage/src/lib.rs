@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod payouts;
 pub mod public;
 pub mod relief;
+pub mod reports;
 pub mod schema;
 pub mod settings;
 pub mod units;

@@ -16,14 +16,6 @@ use domain::donations::DonationStatus;
 use domain::ledger::AccountKind;
 use std::collections::HashMap;
 
-// The grouped sums below group by columns of two tables; diesel needs to be told that is meant.
-diesel::allow_columns_to_appear_in_same_group_by_clause!(
-    entries::kind,
-    entries::ref_type,
-    postings::asset,
-);
-diesel::allow_columns_to_appear_in_same_group_by_clause!(donation_lines::asset, donations::status);
-
 /// The donation statuses the public sees: money that arrived, including what was later reversed.
 /// Pledges are promises, not money, and stay private.
 const PUBLIC_STATUSES: [&str; 2] = ["received", "reversed"];

@@ -515,3 +515,18 @@ diesel::table! {
         signature -> Text,
     }
 }
+
+// Grouped sums of the public statements and the reports group by columns of joined tables.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    entries::kind,
+    entries::ref_type,
+    postings::asset,
+);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(entries::id, postings::asset);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    entries::reverses_entry_id,
+    postings::asset
+);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(donation_lines::asset, donations::status);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(donations::channel, donation_lines::asset);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(donations::fund_id, donation_lines::asset);

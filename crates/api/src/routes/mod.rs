@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod ops;
 pub mod policies;
 pub mod public;
+pub mod reports;
 pub mod units;
 pub mod users;
 

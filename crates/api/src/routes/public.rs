@@ -64,16 +64,7 @@ fn json(req: &HttpRequest, v: &serde_json::Value) -> Result<HttpResponse, ApiErr
     Ok(cached(req, "application/json", body))
 }
 
-/// A CSV cell of text, safe from formulas (see `domain::text::csv_cell`) and quoted when it
-/// holds a separator.
-pub fn csv_text(s: &str) -> String {
-    let s = domain::text::csv_cell(s).into_owned();
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
+use domain::text::csv_text;
 
 fn csv(req: &HttpRequest, header_row: &[&str], rows: Vec<Vec<String>>) -> HttpResponse {
     let mut out = header_row.join(",");
@@ -894,20 +885,4 @@ pub async fn beneficiaries(
             "next_cursor": page.next_cursor,
         }),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_text_defuses_formulas_and_quotes_separators() {
-        assert_eq!(csv_text("VND"), "VND");
-        assert_eq!(csv_text("=1+1"), "'=1+1");
-        assert_eq!(csv_text("+84"), "'+84");
-        assert_eq!(csv_text("-2"), "'-2");
-        assert_eq!(csv_text("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_text("a,b"), "\"a,b\"");
-        assert_eq!(csv_text("=a,\"b\""), "\"'=a,\"\"b\"\"\"");
-    }
 }
