@@ -15,6 +15,7 @@ both_backends!(
     verifier_catches_a_tampered_export,
     checkpoint_detects_a_rewritten_history,
     export_and_checkpoints_are_refused_out_of_scope,
+    auditors_cannot_write_anywhere,
 );
 
 fn key() -> String {
@@ -626,4 +627,40 @@ async fn export_and_checkpoints_are_refused_out_of_scope(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+/// Every route that writes answers an auditor 403, before it reads the body, and writes nothing.
+async fn auditors_cannot_write_anywhere(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let admin = app.admin_token().await;
+    let id = busy_fund(&app, &admin).await;
+    let auditor = app.user_token("aud", "auditor", None).await;
+    let before = audit_rows(&app);
+    let mut checked = 0;
+    for (method, path) in api::route_list() {
+        if method == "GET" || path == "/v1/auth/token" {
+            continue;
+        }
+        let url = path
+            .replace("{id}", &id)
+            .replace("{entry_id}", &id)
+            .replace("{line_id}", &id);
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.url(&url))
+            .bearer_auth(&auditor)
+            .header("Idempotency-Key", key())
+            .header("Content-Type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or_default();
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert_eq!(body["code"], "forbidden");
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked} write routes");
+    assert_eq!(audit_rows(&app), before, "nothing was written");
 }

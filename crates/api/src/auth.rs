@@ -2,7 +2,11 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use actix_web::dev::Payload;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::ResponseError;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use domain::units::path_within;
 use domain::users::Role;
@@ -162,6 +166,10 @@ impl FromRequest for AuthUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Loaded already by `writes_authenticated_first`.
+        if let Some(user) = req.extensions().get::<AuthUser>().cloned() {
+            return Box::pin(async move { Ok(user) });
+        }
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = req
             .headers()
@@ -198,6 +206,7 @@ impl FromRequest for AuthUser {
             }
             let role = Role::parse(&row.role)
                 .map_err(|e| ApiError::Internal(format!("stored role: {e}")))?;
+
             let scope = match (row.scope_edition, row.scope_code, row.scope_path) {
                 (Some(edition), Some(code), Some(path)) => Some(Scope {
                     edition,
@@ -217,6 +226,32 @@ impl FromRequest for AuthUser {
             Ok(user)
         })
     }
+}
+
+/// Middleware: a request that writes and carries a token has its user loaded before anything
+/// else, so that an auditor's write is a 403 whatever its body (auditors never write), and the
+/// handler's [`AuthUser`] is the one loaded here. A token that does not verify is left to the
+/// handler, which answers 401.
+pub async fn writes_authenticated_first(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if writes
+        && req
+            .headers()
+            .contains_key(actix_web::http::header::AUTHORIZATION)
+    {
+        let user = AuthUser::from_request(req.request(), &mut Payload::None).await;
+        if let Ok(user) = user {
+            if user.role == Role::Auditor {
+                let res = ApiError::Forbidden("auditors have read-only access").error_response();
+                return Ok(req.into_response(res).map_into_right_body());
+            }
+            req.extensions_mut().insert(user);
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// Counts failed logins per key (username and client address); after

@@ -251,6 +251,7 @@ pub fn serve(
         .map_err(|e| std::io::Error::other(format!("metrics: {e}")))?;
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::from_fn(auth::writes_authenticated_first))
             .wrap(middleware::from_fn(ratelimit::public_routes))
             .wrap(middleware::from_fn(telemetry::request_id_header))
             .wrap(prometheus.clone())
