@@ -13,6 +13,7 @@ mod ledger_storage;
 mod ops;
 mod payouts;
 mod public;
+mod reliability;
 mod relief;
 mod reports;
 mod units;

@@ -19,6 +19,12 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the SQLite database, while the service runs, into a new file (for PostgreSQL use
+    /// pg_dump). Restore by pointing DATABASE_URL at the copy.
+    Backup {
+        /// The new file to write.
+        to: std::path::PathBuf,
+    },
     /// Manage users: `users add`.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -106,6 +112,12 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
         Command::Migrate => {
             server::open_database(config)?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let db = server::open_database(config)?;
+            db.backup(&to)?;
+            println!("backed up to {}", to.display());
             Ok(())
         }
         Command::Ledger(LedgerCommand::Checkpoint) => {

@@ -266,6 +266,30 @@ impl Db {
         }
     }
 
+    /// Copies a SQLite database, while it serves, into a new file `to` (`VACUUM INTO`: one
+    /// consistent snapshot, compacted). PostgreSQL is backed up with `pg_dump` instead.
+    pub fn backup(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            return Err(StoreError::Invalid(domain::Invalid::new(
+                "backend",
+                "back up PostgreSQL with pg_dump (see README, Backup and restore)",
+            )));
+        }
+        if to.exists() {
+            return Err(StoreError::Invalid(domain::Invalid::new(
+                "to",
+                format!("{} exists; choose a new file", to.display()),
+            )));
+        }
+        let path = to
+            .to_str()
+            .ok_or_else(|| StoreError::Invalid(domain::Invalid::new("to", "not a UTF-8 path")))?;
+        self.read(|c| {
+            c.batch_execute(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))?;
+            Ok(())
+        })
+    }
+
     /// Applies every pending migration.
     pub fn migrate(&self) -> Result<usize, StoreError> {
         let pool = self.writer.as_ref().unwrap_or(&self.pool);

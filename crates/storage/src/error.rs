@@ -64,14 +64,32 @@ impl StoreError {
         }
     }
 
-    /// Whether the error says the connection to the database is gone.
+    /// Whether the error says the connection to the database is gone (the server stopped or
+    /// the network dropped): libpq reports some of these only by their message.
     pub fn is_connection_lost(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
-        matches!(
-            self,
-            Self::Unavailable(_)
-                | Self::Db(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _))
-                | Self::Db(Error::BrokenTransactionManager)
-        )
+        const LOST: &[&str] = &[
+            "server closed the connection",
+            "no connection to the server",
+            "could not receive data from server",
+            "could not send data to server",
+            "connection to server",
+            "terminating connection",
+            "SSL SYSCALL error",
+            "Broken pipe",
+            "Connection reset",
+            "Connection refused",
+        ];
+        match self {
+            Self::Unavailable(_) | Self::Db(Error::BrokenTransactionManager) => true,
+            Self::Db(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )) => true,
+            Self::Db(Error::DatabaseError(_, info)) => {
+                LOST.iter().any(|m| info.message().contains(m))
+            }
+            _ => false,
+        }
     }
 }
