@@ -149,7 +149,8 @@ def entry_hash(prev_hash, e):
 
 def read_ndjson(text):
     header, opening, entries, closing, end = None, [], [], [], None
-    for n, line in enumerate(text.splitlines(), 1):
+    # Only "\n" ends a record: a reason may hold U+2028 and the like, which JSON leaves as is.
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         r = json.loads(line)
@@ -230,7 +231,9 @@ def read_csv(text):
                 "amount": int(r["amount"]),
             })
         elif rec == "end":
-            end = {"last_seq": int(r["seq"]), "last_hash": r["hash"], "entries": int(r["idx"])}
+            end = {"last_seq": int(r["seq"]), "last_hash": r["hash"], "entries": int(r["idx"]),
+                   "fund_head_seq": int(r["amount"]) if r["amount"] else None,
+                   "fund_head_hash": r["prev_hash"] or None}
         else:
             raise ValueError("unknown record %r" % rec)
     if header is None:
@@ -308,7 +311,7 @@ def verify(export, checkpoints, public_key):
                                 % (acc, closing.get(acc, 0), balances.get(acc, 0)))
     for c in checkpoints:
         r = {"seq": c["seq"], "signed_at": c.get("signed_at")}
-        key = public_key or c.get("public_key", "")
+        key = public_key or c.get("public_key") or ""
         r["key"] = "given" if public_key else "from the checkpoint itself (not independently pinned)"
         try:
             good = ed25519_verify(bytes.fromhex(key), checkpoint_message(c),

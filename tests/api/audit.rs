@@ -63,7 +63,7 @@ async fn busy_fund(app: &TestApp, admin: &str) -> String {
             &format!("/v1/funds/{id}/opening-balances"),
             admin,
             &json!({"lines": [{"asset": "VND", "amount": "1000000"}, {"asset": "RICE_KG", "amount": "12.5"}],
-                    "reason": "=HYPERLINK(\"http://x\")"}),
+                    "reason": "=HYPERLINK(\"http://x\")\u{2028}số dư đầu kỳ"}),
         )
         .await;
     json(r, 201).await;
@@ -142,6 +142,33 @@ async fn audit_events_follow_changes_and_not_refusals(b: Backend) {
         assert_eq!(r.status(), 201);
     }
     assert_eq!(audit_rows(&app), after_one + 1, "a replay writes no event");
+
+    // A change whose event cannot be written does not happen either.
+    let funds_before = json(app.get("/v1/funds", &admin).await, 200).await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    app.db
+        .write(|c| {
+            c.batch_execute("ALTER TABLE audit_events RENAME TO audit_events_away")?;
+            Ok(())
+        })
+        .unwrap();
+    let r = app
+        .create_fund_raw(&admin, "C21583", "Quỹ không ghi vết")
+        .await;
+    assert_eq!(r.status(), 500);
+    app.db
+        .write(|c| {
+            c.batch_execute("ALTER TABLE audit_events_away RENAME TO audit_events")?;
+            Ok(())
+        })
+        .unwrap();
+    let funds_after = json(app.get("/v1/funds", &admin).await, 200).await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(funds_after, funds_before);
 
     // The log is append-only, even for someone with a database connection.
     let err = app.db.write(|c| {
@@ -583,9 +610,12 @@ async fn checkpoint_detects_a_rewritten_history(b: Backend) {
     longer["seq"] = json!(99);
     longer["signature"] = json!(key.sign(&id, 99, cp["hash"].as_str().unwrap(), 5));
     longer["signed_at_micros"] = json!(5);
-    let (code, report) = run_verifier(&text, &[longer], Some(&pk));
-    assert_eq!(code, 1, "{report:#}");
-    assert_eq!(report["checkpoints"][0]["status"], "BEYOND THE HEAD");
+    let csv = export(&app, &auditor, &id, "format=csv").await;
+    for export in [&text, &csv] {
+        let (code, report) = run_verifier(export, std::slice::from_ref(&longer), Some(&pk));
+        assert_eq!(code, 1, "{report:#}");
+        assert_eq!(report["checkpoints"][0]["status"], "BEYOND THE HEAD");
+    }
 
     // Someone with the database rewrites entry 2 and recomputes every hash: the service's own
     // verification passes, the saved checkpoint does not.
@@ -663,4 +693,17 @@ async fn auditors_cannot_write_anywhere(b: Backend) {
     }
     assert!(checked >= 30, "{checked} write routes");
     assert_eq!(audit_rows(&app), before, "nothing was written");
+}
+
+impl TestApp {
+    /// `POST /v1/funds` without checking the answer.
+    async fn create_fund_raw(&self, token: &str, unit: &str, name: &str) -> reqwest::Response {
+        self.post(
+            "/v1/funds",
+            token,
+            &json!({"unit": unit, "name": name, "custodian": "Ủy ban MTTQ",
+                    "custodian_kind": "fatherland_front"}),
+        )
+        .await
+    }
 }

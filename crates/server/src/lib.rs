@@ -106,11 +106,17 @@ pub fn bootstrap(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
 pub fn checkpoint_key(db: &Db, config: &Config) -> anyhow::Result<CheckpointKey> {
     let seed = match &config.checkpoint_key {
         Some(k) => k.clone(),
-        None => db.write(|c| {
-            storage::settings::get_or_insert(c, "checkpoint_key", || {
-                hex::encode(CheckpointKey::generate_seed())
-            })
-        })?,
+        None => {
+            tracing::warn!(
+                "RELIEF_CHECKPOINT_KEY is not set: the checkpoint key is kept in the database, \
+                 so whoever can read the database can sign new checkpoints (saved ones stay valid)"
+            );
+            db.write(|c| {
+                storage::settings::get_or_insert(c, "checkpoint_key", || {
+                    hex::encode(CheckpointKey::generate_seed())
+                })
+            })?
+        }
     };
     let seed: [u8; 32] = hex::decode(seed.trim())
         .ok()

@@ -1,5 +1,6 @@
 //! Damage assessments and the support they entitle a household to.
 
+use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::households::household_in_scope;
@@ -81,7 +82,10 @@ pub async fn get(
     let a = state
         .read(move |c| storage::relief::assessment(c, &id))
         .await?;
-    household_in_scope(&state, &user, a.household_id.clone()).await?;
+    let h = household_in_scope(&state, &user, a.household_id.clone()).await?;
+    let mut note = Note::read("assessment", vec![a.id.clone()]);
+    note.unit(h.row.unit_edition, &h.row.unit_path);
+    state.log_read(&user, note).await?;
     let (inc, hh) = (a.incident_id.clone(), a.household_id.clone());
     let history = state
         .read(move |c| storage::relief::assessment_history(c, &inc, &hh))

@@ -1,6 +1,7 @@
 //! Bank statements: CSV import for one fund bank account, reconciliation against recorded
 //! bank-transfer donations, and turning an unmatched bank line into a donation.
 
+use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{read_body, Json, Query};
@@ -106,6 +107,10 @@ pub async fn reconciliation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = statement_in_scope(&state, &user, path.into_inner()).await?;
+    // Bank lines name the payers.
+    let mut note = Note::read("bank_statement", vec![s.id.clone()]);
+    note.fund_id(&s.fund_id);
+    state.log_read(&user, note).await?;
     let r = state
         .read(move |c| storage::bank::reconcile(c, &s.id))
         .await?;

@@ -1,5 +1,6 @@
 //! Disbursements to households, with maker-checker approval.
 
+use crate::audit::{page_ids, Note};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{decode_cursor, page_limit, Json, Page, Query};
@@ -284,6 +285,10 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let d = in_scope(&state, &user, path.into_inner()).await?;
+    // A disbursement names its household and who received the money.
+    let mut note = Note::read("disbursement", vec![d.row.id.clone()]);
+    note.fund_id(&d.row.fund_id);
+    state.log_read(&user, note).await?;
     let v = state.read(move |c| view_in(c, &d)).await?;
     Ok(HttpResponse::Ok().json(v))
 }
@@ -328,6 +333,10 @@ pub async fn list(
                 .map(|d| (d.row.id.clone(), view(&d, &scales)))
                 .collect::<Vec<_>>())
         })
+        .await?;
+    let ids = page_ids(rows.iter().map(|(id, _)| id.clone()), limit);
+    state
+        .log_read(&user, Note::read("disbursement", ids).scoped(&user))
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,

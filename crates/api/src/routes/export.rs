@@ -243,8 +243,12 @@ async fn next_chunk(x: &mut Exporter) -> Result<Bytes, ApiError> {
             for a in &closing {
                 write_row(&mut w, balance_row(&x.fund_id, "closing", a));
             }
+            // The end row: seq and hash of the last entry exported, the number of entries in
+            // `idx`, and the fund's head when the export ended in `prev_hash` and `amount`.
             let mut row = header_row(&fund, last, &x.last_hash, "end");
+            row[12] = fund.chain_head.clone();
             row[14] = x.entries.to_string();
+            row[19] = fund.chain_seq.to_string();
             write_row(&mut w, row);
             drop(w);
         }

@@ -451,6 +451,13 @@ pub async fn assessments(
         .filter(|(_, h)| user.covers(h.unit_edition, &h.unit_path))
         .map(|(a, _)| assessment_view(a))
         .collect();
+    let ids = items
+        .iter()
+        .filter_map(|a| a["id"].as_str().map(str::to_owned))
+        .collect();
+    state
+        .log_read(&user, Note::read("assessment", ids).scoped(&user))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": null })))
 }
 
