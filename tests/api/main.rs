@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod donations;
 mod errors;
+mod hostile;
 mod ledger;
 mod ledger_storage;
 mod ops;
