@@ -6,6 +6,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod authz;
 mod donations;
 mod errors;
 mod hostile;
