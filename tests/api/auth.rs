@@ -150,6 +150,158 @@ async fn bad_tokens_are_401(b: Backend) {
     }
 }
 
+/// A token signed over `header` (JSON) and `c` with HMAC-SHA256 under `secret`, whatever
+/// algorithm the header names.
+fn forge(header: &str, c: &Claims, secret: &[u8]) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header),
+        b64(&serde_json::to_string(c).unwrap())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &EncodingKey::from_secret(secret).unwrap(),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{input}.{sig}")
+}
+
+/// The attacks `bad_tokens_are_401` leaves out: algorithm confusion (an RS256 or EdDSA header
+/// over an HMAC made with the real secret, and an HS256 token keyed with the service's public
+/// checkpoint key), `alg: none` spelled other ways or with a signature, a changed `sub` under
+/// the original signature, missing time claims, and a disabled user's still unexpired token.
+async fn token_attacks_are_401(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let admin = app.admin_token().await;
+    let admin_id = json(app.get("/v1/me", &admin).await, 200).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auditor = app.user_token("nat.auditor", "auditor", None).await;
+    let public_key = json(
+        app.client
+            .get(app.url("/v1/checkpoints/key"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Sanity: the forging itself is right, since HS256 over the real secret is accepted.
+    let hs = forge(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &claims(&admin_id),
+        JWT_SECRET.as_bytes(),
+    );
+    assert_eq!(app.get("/v1/me", &hs).await.status(), 200);
+
+    // A changed `sub` under the auditor's genuine signature.
+    let parts: Vec<&str> = auditor.split('.').collect();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[1])
+        .unwrap();
+    let mut payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    payload["sub"] = serde_json::json!(admin_id);
+    let swapped_sub = format!("{}.{}.{}", parts[0], b64(&payload.to_string()), parts[2]);
+
+    let mut no_nbf = serde_json::to_value(claims(&admin_id)).unwrap();
+    no_nbf.as_object_mut().unwrap().remove("nbf");
+    let mut no_exp = serde_json::to_value(claims(&admin_id)).unwrap();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let raw = |header: &str, body: &serde_json::Value| {
+        let input = format!("{}.{}", b64(header), b64(&body.to_string()));
+        let sig = jsonwebtoken::crypto::sign(
+            input.as_bytes(),
+            &EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{input}.{sig}")
+    };
+    let none_payload = b64(&serde_json::to_string(&claims(&admin_id)).unwrap());
+    let cases = [
+        (
+            "RS256 header, HMAC with the secret",
+            forge(
+                r#"{"alg":"RS256","typ":"JWT"}"#,
+                &claims(&admin_id),
+                JWT_SECRET.as_bytes(),
+            ),
+        ),
+        (
+            "EdDSA header, HMAC with the public key",
+            forge(
+                r#"{"alg":"EdDSA","typ":"JWT"}"#,
+                &claims(&admin_id),
+                public_key.as_bytes(),
+            ),
+        ),
+        (
+            "HS256 keyed with the public checkpoint key",
+            forge(
+                r#"{"alg":"HS256","typ":"JWT"}"#,
+                &claims(&admin_id),
+                public_key.as_bytes(),
+            ),
+        ),
+        (
+            "alg None",
+            format!("{}.{none_payload}.", b64(r#"{"alg":"None","typ":"JWT"}"#)),
+        ),
+        (
+            "alg NONE",
+            format!("{}.{none_payload}.", b64(r#"{"alg":"NONE"}"#)),
+        ),
+        (
+            "alg none with a signature",
+            format!(
+                "{}.{none_payload}.{}",
+                b64(r#"{"alg":"none","typ":"JWT"}"#),
+                hs.split('.').nth(2).unwrap()
+            ),
+        ),
+        ("changed sub", swapped_sub),
+        ("no nbf", raw(r#"{"alg":"HS256","typ":"JWT"}"#, &no_nbf)),
+        ("no exp", raw(r#"{"alg":"HS256","typ":"JWT"}"#, &no_exp)),
+        ("empty", String::new()),
+        ("two parts", "abc.def".to_owned()),
+    ];
+    for (what, token) in cases {
+        let r = app.get("/v1/me", &token).await;
+        assert_eq!(r.status(), 401, "{what}");
+        problem(r, 401, "unauthorized").await;
+        // A write with the same token is refused the same way, before its body is read.
+        let r = app.post("/v1/assets", &token, &serde_json::json!({})).await;
+        assert_eq!(r.status(), 401, "{what} (write)");
+    }
+
+    // A disabled user's token dies at once, on reads and on writes.
+    let fm = app.user_token("nat.fm", "fund_manager", Some("P52")).await;
+    let fm_id = app.user_id("nat.fm");
+    json(
+        app.post(
+            &format!("/v1/users/{fm_id}/disable"),
+            &admin,
+            &serde_json::json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    problem(app.get("/v1/me", &fm).await, 401, "unauthorized").await;
+    problem(
+        app.post("/v1/funds", &fm, &serde_json::json!({})).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
 async fn disabled_and_deleted_users_lose_their_tokens(b: Backend) {
     let app = TestApp::spawn(b).await;
     let admin = app.admin_token().await;
@@ -216,6 +368,7 @@ crate::both_backends!(
     login_issues_a_working_token,
     failed_logins_look_the_same,
     bad_tokens_are_401,
+    token_attacks_are_401,
     disabled_and_deleted_users_lose_their_tokens,
     repeated_failures_are_throttled,
 );

@@ -115,6 +115,7 @@ pub fn test_config(database_url: String) -> Config {
         // High enough that no test meets the public rate limit unless it lowers it.
         public_rate_per_sec: 10_000,
         public_burst: 10_000,
+        ..Config::default()
     }
 }
 

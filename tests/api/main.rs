@@ -6,8 +6,10 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod authz;
 mod donations;
 mod errors;
+mod hostile;
 mod ledger;
 mod ledger_storage;
 mod ops;

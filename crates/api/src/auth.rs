@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 pub const ISSUER: &str = "relief";
 pub const AUDIENCE: &str = "relief-api";
+/// The login route, which takes credentials rather than a token.
+const LOGIN_PATH: &str = "/v1/auth/token";
 
 /// The HMAC key that signs and checks tokens.
 pub struct Keys {
@@ -230,8 +232,8 @@ impl FromRequest for AuthUser {
 
 /// Middleware: a request that writes and carries a token has its user loaded before anything
 /// else, so that an auditor's write is a 403 whatever its body (auditors never write), and the
-/// handler's [`AuthUser`] is the one loaded here. A token that does not verify is left to the
-/// handler, which answers 401.
+/// handler's [`AuthUser`] is the one loaded here. A token that does not verify is a 401 at once,
+/// so that a refused caller learns nothing about how its body would have been judged.
 pub async fn writes_authenticated_first(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -242,13 +244,22 @@ pub async fn writes_authenticated_first(
             .headers()
             .contains_key(actix_web::http::header::AUTHORIZATION)
     {
-        let user = AuthUser::from_request(req.request(), &mut Payload::None).await;
-        if let Ok(user) = user {
-            if user.role == Role::Auditor {
+        match AuthUser::from_request(req.request(), &mut Payload::None).await {
+            Ok(user) if user.role == Role::Auditor => {
                 let res = ApiError::Forbidden("auditors have read-only access").error_response();
                 return Ok(req.into_response(res).map_into_right_body());
             }
-            req.extensions_mut().insert(user);
+            Ok(user) => {
+                req.extensions_mut().insert(user);
+            }
+            // A token that does not verify, or whose user is disabled or gone, is a 401 before
+            // the body is looked at, whatever the body (except at login, where a stale token
+            // must not stop a new login).
+            Err(ApiError::Unauthorized) if req.path() != LOGIN_PATH => {
+                let res = ApiError::Unauthorized.error_response();
+                return Ok(req.into_response(res).map_into_right_body());
+            }
+            Err(_) => {}
         }
     }
     Ok(next.call(req).await?.map_into_left_body())

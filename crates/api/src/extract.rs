@@ -73,9 +73,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            // A shape error in a document that is not even valid JSON is a malformed body.
-            let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
-            if inner.is_data() && well_formed {
+            // A shape error in a document that is not even valid JSON is a malformed body, and
+            // so is one nested deeper than serde_json's recursion limit (128 levels) allows,
+            // which `Value` enforces (`IgnoredAny` would skip any depth without a limit).
+            if let Err(syntax) = serde_json::from_slice::<serde_json::Value>(body) {
+                return Err(ApiError::bad_request(
+                    "malformed_json",
+                    format!("the body is not valid JSON: {syntax}"),
+                ));
+            }
+            if inner.is_data() {
                 let field = if path == "." {
                     missing_field(&inner)
                 } else {

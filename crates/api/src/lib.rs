@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod idempotency;
 pub mod ratelimit;
 pub mod routes;
@@ -256,6 +257,7 @@ pub fn serve(
             .wrap(middleware::from_fn(telemetry::request_id_header))
             .wrap(prometheus.clone())
             .wrap(tracing_actix_web::TracingLogger::<telemetry::RootSpan>::new())
+            .wrap(middleware::from_fn(headers::security_headers))
             .app_data(state.clone())
             .configure(routes)
             .default_service(web::to(no_route))

@@ -16,6 +16,8 @@ pub struct AppState {
     pub checkpoint_key: std::sync::Arc<domain::checkpoint::CheckpointKey>,
     /// The per-address rate limit of the public routes.
     pub public_limit: crate::ratelimit::RateLimiter,
+    /// CORS origins and HSTS, for the security headers (`headers.rs`).
+    pub web: crate::headers::WebSettings,
 }
 
 impl AppState {

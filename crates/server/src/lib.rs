@@ -147,6 +147,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, bootstraps and binds. Call [`Application::run_until_stopped`] to serve.
     pub fn build(config: &Config) -> anyhow::Result<Self> {
+        config.check_secrets().map_err(anyhow::Error::msg)?;
         let db = open_database(config)?;
         if let Some(password) = bootstrap(&db, config)? {
             println!(
@@ -187,6 +188,10 @@ impl Application {
                 config.public_rate_per_sec,
                 config.public_burst,
             ),
+            web: api::headers::WebSettings {
+                cors_origins: config.cors_origin_list(),
+                hsts_max_age_secs: config.hsts_max_age_secs,
+            },
         });
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

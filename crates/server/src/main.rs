@@ -121,6 +121,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ledger(LedgerCommand::Checkpoint) => {
+            config.check_secrets().map_err(anyhow::Error::msg)?;
             let db = server::open_database(config)?;
             let key = server::checkpoint_key(&db, config)?;
             let n = api::routes::export::sign_all(&db, &key)?;
