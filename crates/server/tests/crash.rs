@@ -209,6 +209,7 @@ impl Service {
             .env("RELIEF_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RELIEF_CHECKPOINT_INTERVAL_SECS", "1")
             .env("RELIEF_WORKERS", "2")
+            .env("RELIEF_DB_MAX_CONNECTIONS", "8")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)
