@@ -677,6 +677,10 @@ async fn crash_run(backend: Backend) {
     for _ in 0..settings.kills {
         let up = rng.gen_range(100..=settings.max_up_ms);
         tokio::time::sleep(Duration::from_millis(up)).await;
+        // A client that stopped on its own failed a check: report it now (below).
+        if donors.iter().any(|h| h.is_finished()) || payers.iter().any(|h| h.is_finished()) {
+            break;
+        }
         service.kill();
         // Now and then the restart itself is killed too, while it opens the database.
         if rng.gen_bool(0.25) {
