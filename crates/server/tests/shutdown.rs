@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! SIGTERM: the service stops accepting, finishes the requests in flight and exits cleanly.
 //! Runs the real binary (`CARGO_BIN_EXE_relief`) on a SQLite file.
 
