@@ -255,11 +255,12 @@ pub async fn writes_authenticated_first(
             // A token that does not verify, or whose user is disabled or gone, is a 401 before
             // the body is looked at, whatever the body (except at login, where a stale token
             // must not stop a new login).
-            Err(ApiError::Unauthorized) if req.path() != LOGIN_PATH => {
-                let res = ApiError::Unauthorized.error_response();
+            Err(ApiError::Unauthorized) if req.path() == LOGIN_PATH => {}
+            // The database being down is a 503 here too, not a second wait in the handler.
+            Err(e) => {
+                let res = e.error_response();
                 return Ok(req.into_response(res).map_into_right_body());
             }
-            Err(_) => {}
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
