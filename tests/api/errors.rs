@@ -90,6 +90,19 @@ async fn unknown_routes_methods_and_queries(b: Backend) {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.headers()["allow"], "GET");
+    problem(r, 405, "method_not_allowed").await;
+    let r = app
+        .client
+        .delete(app.url("/v1/funds"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "GET, POST");
+    problem(r, 405, "method_not_allowed").await;
+    // /metrics is answered by middleware for GET; other methods get the same 405.
+    let r = app.client.post(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "GET");
     problem(r, 405, "method_not_allowed").await;
     let p = problem(
         app.get("/v1/units?limit=abc", &token).await,
