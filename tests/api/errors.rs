@@ -124,6 +124,22 @@ async fn unknown_routes_methods_and_queries(b: Backend) {
         "invalid_cursor",
     )
     .await;
+    // A NUL byte in a parameter or in a decoded cursor (the API fuzzer sent both; PostgreSQL
+    // failed on them with a 500) is refused before any query.
+    for path in [
+        "/v1/units?q=a%00b",
+        "/v1/donors?q=%00",
+        "/v1/public/donations?bank_ref=FT%00",
+    ] {
+        let p = problem(app.get(path, &token).await, 400, "invalid_query").await;
+        assert!(p["detail"].as_str().unwrap().contains("NUL"), "{p}");
+    }
+    problem(
+        app.get("/v1/funds?cursor=00", &token).await,
+        400,
+        "invalid_cursor",
+    )
+    .await;
     let r = app.client.get(app.url("/v1/units")).send().await.unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     problem(r, 401, "unauthorized").await;
