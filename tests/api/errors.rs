@@ -90,6 +90,19 @@ async fn unknown_routes_methods_and_queries(b: Backend) {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.headers()["allow"], "GET");
+    problem(r, 405, "method_not_allowed").await;
+    let r = app
+        .client
+        .delete(app.url("/v1/funds"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "GET, POST");
+    problem(r, 405, "method_not_allowed").await;
+    // /metrics is answered by middleware for GET; other methods get the same 405.
+    let r = app.client.post(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "GET");
     problem(r, 405, "method_not_allowed").await;
     let p = problem(
         app.get("/v1/units?limit=abc", &token).await,
@@ -107,6 +120,22 @@ async fn unknown_routes_methods_and_queries(b: Backend) {
     assert!(p["detail"].as_str().unwrap().contains("limit"), "{p}");
     problem(
         app.get("/v1/units?cursor=zz", &token).await,
+        400,
+        "invalid_cursor",
+    )
+    .await;
+    // A NUL byte in a parameter or in a decoded cursor (the API fuzzer sent both; PostgreSQL
+    // failed on them with a 500) is refused before any query.
+    for path in [
+        "/v1/units?q=a%00b",
+        "/v1/donors?q=%00",
+        "/v1/public/donations?bank_ref=FT%00",
+    ] {
+        let p = problem(app.get(path, &token).await, 400, "invalid_query").await;
+        assert!(p["detail"].as_str().unwrap().contains("NUL"), "{p}");
+    }
+    problem(
+        app.get("/v1/funds?cursor=00", &token).await,
         400,
         "invalid_cursor",
     )

@@ -244,7 +244,12 @@ pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NoRoute)
 }
 
-/// The answer for a known path with a method it does not serve.
-pub async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// The answer for a known path with a method it does not serve: a 405 whose `Allow` header lists
+/// the methods the path does serve, as RFC 9110 requires.
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut res = ApiError::MethodNotAllowed.error_response();
+    if let Ok(value) = header::HeaderValue::from_str(allow) {
+        res.headers_mut().insert(header::ALLOW, value);
+    }
+    res
 }

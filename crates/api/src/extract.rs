@@ -128,9 +128,24 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
-            req.query_string().as_bytes(),
-        ));
+        let pairs = form_urlencoded::parse(req.query_string().as_bytes());
+        // No stored text holds a NUL (PostgreSQL cannot store one), so a parameter with one matches
+        // nothing; refused here, it never reaches a query, where PostgreSQL would fail on it.
+        if let Some((name, _)) = pairs
+            .clone()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let name = if name.contains('\0') {
+                "name"
+            } else {
+                name.as_ref()
+            };
+            return std::future::ready(Err(ApiError::query(
+                name,
+                "must not contain NUL characters",
+            )));
+        }
+        let de = serde_urlencoded::Deserializer::new(pairs);
         std::future::ready(
             serde_path_to_error::deserialize::<_, T>(de)
                 .map(Query)
@@ -170,7 +185,12 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .step_by(2)
         .map(|i| u8::from_str_radix(cursor.get(i..i + 2).unwrap_or("zz"), 16))
         .collect();
-    String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())
+    let key = String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())?;
+    // Keys are stored text, which never holds a NUL (PostgreSQL would refuse it in a query).
+    if key.contains('\0') {
+        return Err(bad());
+    }
+    Ok(key)
 }
 
 /// A page size from `?limit=`: 50 by default, 1 to 500.
@@ -285,5 +305,8 @@ mod tests {
     fn cursors_round_trip() {
         assert_eq!(decode_cursor(&encode_cursor("C21550")).unwrap(), "C21550");
         assert!(decode_cursor("zz").is_err());
+        // A NUL could not have been issued, and PostgreSQL would fail on it.
+        assert!(decode_cursor("00").is_err());
+        assert!(decode_cursor("410042").is_err());
     }
 }

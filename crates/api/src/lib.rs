@@ -210,15 +210,29 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
 /// Paths served by middleware rather than the route table.
 pub const MIDDLEWARE_ROUTES: &[(&str, &str)] = &[("GET", "/metrics")];
 
-/// Registers every route; a known path with an unserved method answers 405 problem+json.
+/// Registers every route; a known path with an unserved method answers 405 problem+json with the
+/// path's methods in `Allow`. The middleware routes get their 405 here too (the middleware
+/// answers their own method before routing).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, methods) in table() {
-        let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        let allow: Vec<&str> = methods.iter().map(|(m, _)| *m).collect();
+        let mut resource = web::resource(path).default_service(not_allowed(allow.join(", ")));
         for (_, route) in methods {
             resource = resource.route(route);
         }
         cfg.service(resource);
     }
+    for (method, path) in MIDDLEWARE_ROUTES {
+        cfg.service(web::resource(*path).default_service(not_allowed((*method).to_owned())));
+    }
+}
+
+/// The default service of a resource: 405 naming the methods in `allow`.
+fn not_allowed(allow: String) -> actix_web::Route {
+    web::to(move || {
+        let res = method_not_allowed(&allow);
+        async move { res }
+    })
 }
 
 /// Every (method, path template) served, including middleware routes.
