@@ -200,7 +200,7 @@ async fn next_chunk(x: &mut Exporter) -> Result<Bytes, ApiError> {
         for pe in &batch {
             match &mut w {
                 Some(w) => write_entry_rows(w, pe),
-                None => push_json(&mut json, &entry_json(pe)),
+                None => push_entry(&mut json, pe),
             }
             x.after = pe.entry.seq;
             x.entries += 1;
@@ -274,31 +274,69 @@ fn balance_json(kind: &str, a: &AccountSum) -> serde_json::Value {
     })
 }
 
-fn entry_json(pe: &PostedEntry) -> serde_json::Value {
+/// An entry line of the NDJSON export, serialised straight from the rows (no intermediate
+/// `serde_json::Value`: this is the export's hot loop).
+#[derive(serde::Serialize)]
+struct EntryLine<'a> {
+    #[serde(rename = "type")]
+    kind_of_record: &'static str,
+    seq: i64,
+    entry_id: &'a str,
+    kind: &'a str,
+    effective_at: i64,
+    recorded_at: i64,
+    actor_id: &'a str,
+    reason: &'a str,
+    ref_type: Option<&'a str>,
+    ref_id: Option<&'a str>,
+    reverses_entry_id: Option<&'a str>,
+    prev_hash: &'a str,
+    hash: &'a str,
+    postings: Vec<PostingLine<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PostingLine<'a> {
+    idx: i32,
+    account_id: &'a str,
+    account_kind: &'a str,
+    designation: &'a str,
+    asset: &'a str,
+    amount: i64,
+}
+
+fn push_entry(out: &mut Vec<u8>, pe: &PostedEntry) {
     let e = &pe.entry;
-    serde_json::json!({
-        "type": "entry",
-        "seq": e.seq,
-        "entry_id": e.id,
-        "kind": e.kind,
-        "effective_at": e.effective_at,
-        "recorded_at": e.recorded_at,
-        "actor_id": e.actor_id,
-        "reason": e.reason,
-        "ref_type": e.ref_type,
-        "ref_id": e.ref_id,
-        "reverses_entry_id": e.reverses_entry_id,
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
-        "postings": pe.postings.iter().map(|p| serde_json::json!({
-            "idx": p.idx,
-            "account_id": p.account_id,
-            "account_kind": p.account_kind,
-            "designation": p.designation,
-            "asset": p.asset,
-            "amount": p.amount,
-        })).collect::<Vec<_>>(),
-    })
+    let line = EntryLine {
+        kind_of_record: "entry",
+        seq: e.seq,
+        entry_id: &e.id,
+        kind: &e.kind,
+        effective_at: e.effective_at,
+        recorded_at: e.recorded_at,
+        actor_id: &e.actor_id,
+        reason: &e.reason,
+        ref_type: e.ref_type.as_deref(),
+        ref_id: e.ref_id.as_deref(),
+        reverses_entry_id: e.reverses_entry_id.as_deref(),
+        prev_hash: &e.prev_hash,
+        hash: &e.hash,
+        postings: pe
+            .postings
+            .iter()
+            .map(|p| PostingLine {
+                idx: p.idx,
+                account_id: &p.account_id,
+                account_kind: &p.account_kind,
+                designation: &p.designation,
+                asset: &p.asset,
+                amount: p.amount,
+            })
+            .collect(),
+    };
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &line);
+    out.push(b'\n');
 }
 
 fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
