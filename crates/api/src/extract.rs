@@ -193,6 +193,20 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     Ok(key)
 }
 
+/// A cursor that holds a ledger seq (entries, checkpoints).
+pub fn seq_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    cursor
+        .map(|c| {
+            decode_cursor(c)?.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_cursor",
+                    "query parameter cursor: not a cursor this service issued",
+                )
+            })
+        })
+        .transpose()
+}
+
 /// A page size from `?limit=`: 50 by default, 1 to 500.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {

@@ -9,7 +9,7 @@
 use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::{decode_cursor, encode_cursor, page_limit, Query};
+use crate::extract::{encode_cursor, page_limit, seq_cursor, Query};
 use crate::routes::funds::fund_in_scope;
 use crate::routes::{query_instant, rfc3339};
 use crate::state::AppState;
@@ -458,21 +458,7 @@ pub async fn checkpoints(
     query: Query<CheckpointQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_limit(query.0.limit)?;
-    let before = query
-        .0
-        .cursor
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_cursor",
-                    "query parameter cursor: not a cursor this service issued",
-                )
-            })
-        })
-        .transpose()?;
+    let before = seq_cursor(query.0.cursor.as_deref())?;
     let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
     let mut rows = state
         .read(move |c| storage::checkpoints::list(c, &fund.id, before, limit))

@@ -4,7 +4,7 @@
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::{decode_cursor, encode_cursor, page_limit, Json, Query};
+use crate::extract::{encode_cursor, page_limit, seq_cursor, Json, Query};
 use crate::routes::funds::fund_in_scope;
 use crate::routes::{query_instant, rfc3339};
 use crate::state::AppState;
@@ -105,20 +105,7 @@ pub async fn list(
     let from = query_instant("from", q.from.as_deref())?;
     let to = query_instant("to", q.to.as_deref())?;
     let limit = page_limit(q.limit)?;
-    let after_seq = q
-        .cursor
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_cursor",
-                    "query parameter cursor: not a cursor this service issued",
-                )
-            })
-        })
-        .transpose()?;
+    let after_seq = seq_cursor(q.cursor.as_deref())?;
     let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
     let filter = EntryFilter {
         from,
