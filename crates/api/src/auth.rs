@@ -11,28 +11,108 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use domain::units::path_within;
 use domain::users::Role;
 use futures_util::future::LocalBoxFuture;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const ISSUER: &str = "relief";
 pub const AUDIENCE: &str = "relief-api";
-/// The login route, which takes credentials rather than a token.
-const LOGIN_PATH: &str = "/v1/auth/token";
+/// The routes that write without a user: logging in (they take credentials) and out.
+const ANONYMOUS_WRITES: &[&str] = &["/v1/auth/token", "/v1/auth/session", "/v1/auth/logout"];
+/// The web console's session cookie: the same token as a bearer token, `HttpOnly`.
+pub const SESSION_COOKIE: &str = "relief_session";
+/// The header that must carry the session's CSRF token on every write made with the cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The HMAC key that signs and checks tokens.
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Derives a session's CSRF token from its session token.
+    csrf: Vec<u8>,
 }
 
 impl Keys {
     pub fn from_secret(secret: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
+        let mut csrf = Vec::with_capacity(secret.len() + 5);
+        csrf.extend_from_slice(b"csrf:");
+        csrf.extend_from_slice(secret);
         Ok(Self {
             encoding: EncodingKey::from_secret(secret)?,
             decoding: DecodingKey::from_secret(secret)?,
+            csrf,
         })
+    }
+
+    /// The CSRF token of a session: an HMAC of its session token, so that only a page that was
+    /// given it (by `/v1/auth/session`) can write with the session's cookie.
+    pub fn csrf_token(&self, session_token: &str) -> String {
+        hex::encode(self.csrf_mac(session_token).finalize().into_bytes())
+    }
+
+    /// Checks a CSRF token in constant time.
+    fn csrf_matches(&self, session_token: &str, presented: &str) -> bool {
+        hex::decode(presented)
+            .map(|bytes| self.csrf_mac(session_token).verify_slice(&bytes).is_ok())
+            .unwrap_or(false)
+    }
+
+    fn csrf_mac(&self, session_token: &str) -> Hmac<Sha256> {
+        // HMAC takes a key of any length.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.csrf)
+            .unwrap_or_else(|_| unreachable!("HMAC keys have no length limit"));
+        mac.update(session_token.as_bytes());
+        mac
+    }
+}
+
+/// Where a request's token came from.
+enum Credential {
+    Bearer(String),
+    /// The console's cookie, with the CSRF header the request carried, if any.
+    Cookie {
+        token: String,
+        csrf: Option<String>,
+    },
+}
+
+fn credential(req: &HttpRequest) -> Option<Credential> {
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| Credential::Bearer(t.trim().to_owned()));
+    bearer.or_else(|| {
+        req.cookie(SESSION_COOKIE).map(|c| Credential::Cookie {
+            token: c.value().to_owned(),
+            csrf: req
+                .headers()
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        })
+    })
+}
+
+/// Whether a request carries a bearer token or a session cookie.
+fn has_credential(req: &HttpRequest) -> bool {
+    req.headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+        || req.cookie(SESSION_COOKIE).is_some()
+}
+
+/// The session token of a request made with the console's cookie.
+pub fn session_token(req: &HttpRequest) -> Option<String> {
+    match credential(req)? {
+        Credential::Cookie { token, .. } => Some(token),
+        Credential::Bearer(_) => None,
     }
 }
 
@@ -69,7 +149,7 @@ pub fn issue_token(keys: &Keys, user_id: &str, ttl_secs: u64) -> Result<String, 
 
 /// Checks signature (HS256 only, so `alg: none` and other algorithms fail), issuer, audience,
 /// expiry and not-before; returns the user id.
-fn verify_token(keys: &Keys, token: &str) -> Option<String> {
+pub fn verify_token(keys: &Keys, token: &str) -> Option<String> {
     let mut v = Validation::new(Algorithm::HS256);
     v.set_issuer(&[ISSUER]);
     v.set_audience(&[AUDIENCE]);
@@ -173,15 +253,8 @@ impl FromRequest for AuthUser {
             return Box::pin(async move { Ok(user) });
         }
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| t.trim().to_owned());
+        let credential = credential(req);
+        let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let request = RequestMeta {
             request_id: req
                 .extensions()
@@ -196,7 +269,22 @@ impl FromRequest for AuthUser {
         };
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            let token = token.ok_or(ApiError::Unauthorized)?;
+            let token = match credential.ok_or(ApiError::Unauthorized)? {
+                Credential::Bearer(token) => token,
+                // A write made with the cookie must show the session's CSRF token, which a page
+                // of another site cannot know.
+                Credential::Cookie { token, csrf } => {
+                    if writes
+                        && !csrf
+                            .is_some_and(|presented| state.keys.csrf_matches(&token, &presented))
+                    {
+                        return Err(ApiError::Forbidden(
+                            "a write with the session cookie needs its CSRF token in X-CSRF-Token",
+                        ));
+                    }
+                    token
+                }
+            };
             let user_id = verify_token(&state.keys, &token).ok_or(ApiError::Unauthorized)?;
             let row = match state.read(move |c| storage::users::get(c, &user_id)).await {
                 Ok(row) => row,
@@ -239,11 +327,7 @@ pub async fn writes_authenticated_first(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if writes
-        && req
-            .headers()
-            .contains_key(actix_web::http::header::AUTHORIZATION)
-    {
+    if writes && !ANONYMOUS_WRITES.contains(&req.path()) && has_credential(req.request()) {
         match AuthUser::from_request(req.request(), &mut Payload::None).await {
             Ok(user) if user.role == Role::Auditor => {
                 let res = ApiError::Forbidden("auditors have read-only access").error_response();
@@ -253,9 +337,8 @@ pub async fn writes_authenticated_first(
                 req.extensions_mut().insert(user);
             }
             // A token that does not verify, or whose user is disabled or gone, is a 401 before
-            // the body is looked at, whatever the body (except at login, where a stale token
-            // must not stop a new login).
-            Err(ApiError::Unauthorized) if req.path() == LOGIN_PATH => {}
+            // the body is looked at, whatever the body (logging in and out take no user, so a
+            // stale token does not stop them).
             // The database being down is a 503 here too, not a second wait in the handler.
             Err(e) => {
                 let res = e.error_response();

@@ -8,8 +8,9 @@
 //! sent only when configured, since the service itself does not terminate TLS.
 //!
 //! CORS is closed by default: no `Access-Control-Allow-Origin` is ever sent unless the request's
-//! `Origin` is one of the configured origins. Tokens travel in the `Authorization` header, never
-//! in cookies, so credentials are not allowed.
+//! `Origin` is one of the configured origins, and credentials are never allowed: API clients send
+//! their token in the `Authorization` header, and the web console's session cookie is
+//! `SameSite=Strict` and only ever sent by the service's own pages.
 
 use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
@@ -26,6 +27,8 @@ pub struct WebSettings {
     pub cors_origins: Vec<String>,
     /// `max-age` of `Strict-Transport-Security`; 0 sends no such header.
     pub hsts_max_age_secs: u64,
+    /// Where to read the web pages' assets from instead of the built-in copies (development).
+    pub assets_dir: Option<std::path::PathBuf>,
 }
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";

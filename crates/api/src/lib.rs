@@ -8,6 +8,7 @@ pub mod headers;
 pub mod idempotency;
 pub mod ratelimit;
 pub mod routes;
+pub mod site;
 pub mod state;
 mod telemetry;
 
@@ -50,6 +51,11 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
         ("/openapi.json", vec![get(ops::openapi_json)]),
         ("/docs", vec![get(ops::docs)]),
         ("/v1/auth/token", vec![post(auth_routes::token)]),
+        (
+            "/v1/auth/session",
+            vec![get(auth_routes::session), post(auth_routes::session_create)],
+        ),
+        ("/v1/auth/logout", vec![post(auth_routes::logout)]),
         ("/v1/me", vec![get(auth_routes::me)]),
         ("/v1/users", vec![get(users::list), post(users::create)]),
         ("/v1/users/{id}/disable", vec![post(users::disable)]),
@@ -274,6 +280,7 @@ pub fn serve(
             .wrap(middleware::from_fn(headers::security_headers))
             .app_data(state.clone())
             .configure(routes)
+            .configure(site::routes)
             .default_service(web::to(no_route))
     })
     .shutdown_timeout(15)

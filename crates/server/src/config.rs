@@ -83,6 +83,10 @@ pub struct Config {
     /// this `max-age`; set it only when the service is reached over HTTPS only.
     #[serde(default)]
     pub hsts_max_age_secs: u64,
+    /// `RELIEF_WEB_DIR`: serve the web pages' scripts and styles from this folder instead of
+    /// the copies built into the binary (for working on them without rebuilding).
+    #[serde(default, deserialize_with = "scalar::optional_string")]
+    pub web_dir: Option<String>,
 }
 
 fn development() -> RunMode {
@@ -166,6 +170,7 @@ impl Default for Config {
             checkpoint_key_file: None,
             cors_origins: None,
             hsts_max_age_secs: 0,
+            web_dir: None,
         }
     }
 }

@@ -191,6 +191,7 @@ impl Application {
             web: api::headers::WebSettings {
                 cors_origins: config.cors_origin_list(),
                 hsts_max_age_secs: config.hsts_max_age_secs,
+                assets_dir: config.web_dir.as_ref().map(std::path::PathBuf::from),
             },
         });
         let listener = TcpListener::bind(&config.bind)

@@ -1,11 +1,13 @@
 //! Logging in and asking who one is.
 
-use crate::auth::{issue_token, AuthUser};
+use crate::auth::{issue_token, session_token, AuthUser, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::routes::UnitRef;
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 #[derive(serde::Deserialize)]
 pub struct TokenRequest {
@@ -17,10 +19,89 @@ pub struct TokenRequest {
 /// 401, and costs the same argon2 verification, so the answer reveals nothing.
 pub async fn token(
     state: web::Data<AppState>,
-    req: actix_web::HttpRequest,
+    req: HttpRequest,
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let TokenRequest { username, password } = body.0;
+    let access_token = log_in(&state, &req, body.0).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": state.token_ttl_secs,
+        })))
+}
+
+/// `POST /v1/auth/session`: the web console's login. The same checks as `/v1/auth/token`; the
+/// token goes into an `HttpOnly`, `SameSite=Strict` cookie (`Secure` over HTTPS) instead of the
+/// body, and the body carries the session's CSRF token and who logged in.
+pub async fn session_create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = log_in(&state, &req, body.0).await?;
+    let user_id = crate::auth::verify_token(&state.keys, &token).ok_or(ApiError::Unauthorized)?;
+    let row = state
+        .read(move |c| storage::users::get(c, &user_id))
+        .await?;
+    let secure = req.connection_info().scheme() == "https";
+    let max_age = i64::try_from(state.token_ttl_secs).unwrap_or(i64::MAX);
+    let cookie = Cookie::build(SESSION_COOKIE, token.clone())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::seconds(max_age))
+        .finish();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .cookie(cookie)
+        .json(serde_json::json!({
+            "csrf_token": state.keys.csrf_token(&token),
+            "expires_in": state.token_ttl_secs,
+            "user": {
+                "id": row.id,
+                "username": row.username,
+                "role": row.role,
+                "scope_unit": row.scope_code.map(|code| UnitRef {
+                    edition: row.scope_edition.unwrap_or(2025),
+                    code,
+                }),
+            },
+        })))
+}
+
+/// `GET /v1/auth/session`: who the session cookie belongs to and its CSRF token, for a console
+/// page that was reloaded. Without the cookie (a bearer token) there is no CSRF token.
+pub async fn session(state: web::Data<AppState>, req: HttpRequest, user: AuthUser) -> HttpResponse {
+    let csrf = session_token(&req).map(|t| state.keys.csrf_token(&t));
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({"csrf_token": csrf, "user": me_of(user)}))
+}
+
+/// `POST /v1/auth/logout`: clears the session cookie. Tokens are stateless and stop working when
+/// they expire or their user is disabled; the cookie holding one is removed here.
+pub async fn logout(req: HttpRequest) -> HttpResponse {
+    let secure = req.connection_info().scheme() == "https";
+    let mut cookie = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .finish();
+    cookie.make_removal();
+    HttpResponse::NoContent().cookie(cookie).finish()
+}
+
+/// Checks credentials and issues a token; every failure is the same 401.
+async fn log_in(
+    state: &AppState,
+    req: &HttpRequest,
+    body: TokenRequest,
+) -> Result<String, ApiError> {
+    let TokenRequest { username, password } = body;
     let username = username.trim().to_lowercase();
     if username.is_empty() || username.len() > 64 || password.len() > 1024 {
         return Err(ApiError::Unauthorized);
@@ -56,13 +137,7 @@ pub async fn token(
     state.throttle.succeeded(&throttle_key);
     let access_token = issue_token(&state.keys, &user.id, state.token_ttl_secs)?;
     tracing::info!(user.id = %user.id, "login");
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": state.token_ttl_secs,
-        })))
+    Ok(access_token)
 }
 
 #[derive(serde::Serialize)]
@@ -73,9 +148,8 @@ pub struct Me {
     scope_unit: Option<UnitRef>,
 }
 
-/// `GET /v1/me`.
-pub async fn me(user: AuthUser) -> HttpResponse {
-    HttpResponse::Ok().json(Me {
+fn me_of(user: AuthUser) -> Me {
+    Me {
         id: user.id,
         username: user.username,
         role: user.role,
@@ -83,5 +157,10 @@ pub async fn me(user: AuthUser) -> HttpResponse {
             edition: s.edition,
             code: s.code,
         }),
-    })
+    }
+}
+
+/// `GET /v1/me`.
+pub async fn me(user: AuthUser) -> HttpResponse {
+    HttpResponse::Ok().json(me_of(user))
 }

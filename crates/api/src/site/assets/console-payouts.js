@@ -1,0 +1,2 @@
+// console-payouts: pages of the staff console (see console.js for C.page and C.nav).
+'use strict';

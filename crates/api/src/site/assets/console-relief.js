@@ -1,0 +1,2 @@
+// console-relief: pages of the staff console (see console.js for C.page and C.nav).
+'use strict';
