@@ -50,6 +50,9 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/openapi.json", Public),
     ("GET", "/docs", Public),
     ("POST", "/v1/auth/token", Public),
+    ("POST", "/v1/auth/session", Public),
+    ("GET", "/v1/auth/session", Auth("AAAA", Unscoped)),
+    ("POST", "/v1/auth/logout", Public),
     ("GET", "/v1/me", Auth("AAAA", Unscoped)),
     ("GET", "/v1/users", Auth("AFFF", Unscoped)),
     ("POST", "/v1/users", Auth("AFFF", Invalid)),
@@ -567,7 +570,7 @@ fn request_body(
     let unique = key().replace('-', "");
     let reason = json!({"reason": "kiểm tra quyền"});
     match path {
-        "/v1/auth/token" => (
+        "/v1/auth/token" | "/v1/auth/session" => (
             String::new(),
             j(json!({"username": "admin", "password": ADMIN_PASSWORD})),
         ),

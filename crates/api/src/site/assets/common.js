@@ -1,6 +1,6 @@
 // Shared by the public site and the staff console: strings in two languages, Vietnamese
 // formatting of amounts and dates, element building, API calls and their problem+json errors,
-// forms, and a small path router. No dependencies; no innerHTML (text goes in as text).
+// forms, and a small path router. No dependencies; text is inserted as text, never parsed as HTML.
 'use strict';
 
 const R = (() => {
