@@ -49,6 +49,10 @@ const D = (() => {
       'rec.by.line': 'Khớp: ghi từ dòng này', 'rec.by.reference': 'Khớp theo số tham chiếu', 'rec.by.amount_and_date': 'Khớp theo số tiền và ngày',
       'rec.unrecorded': 'Chưa ghi sổ', 'rec.notinbank': 'Không có trong sao kê', 'rec.record': 'Ghi thành khoản ủng hộ',
       'rec.none': 'Không có dòng nào.', 'rec.form': 'Ghi dòng {date} · {amount} thành khoản ủng hộ', 'rec.submit': 'Ghi nhận',
+      'code.campaign_not_open': 'Ngày nhận nằm ngoài thời gian nhận ủng hộ của cuộc vận động.',
+      'code.campaign_closed': 'Cuộc vận động đã kết thúc nhận ủng hộ.', 'code.duplicate_bank_ref': 'Mã giao dịch này đã được ghi nhận trên tài khoản.',
+      'code.already_reversed': 'Khoản này đã bị huỷ trước đó.', 'code.insufficient_funds': 'Không thể huỷ: số tiền này đã được chi hoặc giữ chỗ.',
+      'code.line_already_recorded': 'Dòng sao kê này đã được ghi thành khoản ủng hộ.', 'code.not_a_credit': 'Chỉ dòng ghi có (tiền vào) mới ghi thành khoản ủng hộ.',
       'rec.cancel': 'Thôi', 'rec.saved': 'Đã ghi thành khoản ủng hộ, biên nhận {no}.', 'rec.back': 'Nhập sao kê khác',
     },
     en: {
@@ -92,6 +96,10 @@ const D = (() => {
       'rec.by.line': 'Matched: recorded from this line', 'rec.by.reference': 'Matched by reference', 'rec.by.amount_and_date': 'Matched by amount and date',
       'rec.unrecorded': 'Not recorded', 'rec.notinbank': 'Not on the statement', 'rec.record': 'Record as a donation',
       'rec.none': 'No line.', 'rec.form': 'Record the line of {date} · {amount} as a donation', 'rec.submit': 'Record',
+      'code.campaign_not_open': 'The date received is outside the appeal’s receiving period.',
+      'code.campaign_closed': 'The appeal no longer receives donations.', 'code.duplicate_bank_ref': 'This reference is already recorded on the account.',
+      'code.already_reversed': 'This donation was already cancelled.', 'code.insufficient_funds': 'Cannot cancel: the money was already spent or reserved.',
+      'code.line_already_recorded': 'This line was already recorded as a donation.', 'code.not_a_credit': 'Only a credit line (money in) can become a donation.',
       'rec.cancel': 'Cancel', 'rec.saved': 'Recorded as a donation, receipt {no}.', 'rec.back': 'Import another statement',
     },
   });
@@ -143,6 +151,28 @@ const D = (() => {
   }
   /** A date field typed dd/mm/yyyy, whatever the browser's own locale. */
   const dayField = (label, name, value, opts = {}) => R.field(label, name, { ...opts, value: value && R.fmtDate(value), placeholder: 'dd/mm/yyyy', maxlength: 10 });
+
+  // Refusals by rule, in the user's language; some belong to a field of the form.
+  const CODE_FIELD = { campaign_not_open: 'received_at', campaign_closed: 'campaign_id', duplicate_bank_ref: 'bank_ref' };
+  /**
+   * POSTs for form `f`. A definite refusal (4xx) gets a new idempotency key for the next try: the
+   * API stores some refusals under the key, so a corrected request needs a new one. A lost
+   * answer (no status, 5xx) keeps the key, so that retrying cannot record twice.
+   */
+  async function post(f, path, body, key) {
+    try {
+      return await R.api('POST', path, body, key ? { idempotencyKey: key } : {});
+    } catch (p) {
+      if (p.status >= 400 && p.status < 500) f.dataset.key = R.newKey();
+      const code = p.body && p.body.code;
+      if (code && t('code.' + code) !== 'code.' + code) {
+        const field = CODE_FIELD[code];
+        p.body.detail = t('code.' + code);
+        if (field && f.elements.namedItem(field)) p.errors = [{ field, message: p.body.detail }];
+      }
+      throw p;
+    }
+  }
 
   /** An error on named fields, shown by R.onSubmit like the API's own 422. */
   const fieldProblem = (errors) => new R.Problem(422, { errors });
@@ -400,7 +430,7 @@ const D = (() => {
         bank_account_id: channel() === 'bank_transfer' ? R.val(f, 'bank_account_id') : undefined,
         lines, ...donor.body(f), earmark: purpose ? { purpose } : undefined, note: R.val(f, 'note'),
       };
-      const d = await R.api('POST', '/v1/donations', body, { idempotencyKey: key });
+      const d = await post(f, '/v1/donations', body, key);
       history.replaceState(null, '', `/console/donations/${d.id}/receipt`);
       await receiptPage(d.id, { recordedBy: C.user.username, saved: true });
     });
@@ -429,7 +459,7 @@ const D = (() => {
         h('div.actions', h('button#reverse-submit', { type: 'submit' }, t('rev.submit'))));
       R.onSubmit(form, async (f, key) => {
         if (!R.val(f, 'reason')) throw fieldProblem([{ field: 'reason', message: t('req') }]);
-        await R.api('POST', `/v1/donations/${encodeURIComponent(id)}/reverse`, { reason: R.val(f, 'reason') }, { idempotencyKey: key });
+        await post(f, `/v1/donations/${encodeURIComponent(id)}/reverse`, { reason: R.val(f, 'reason') }, key);
         await receiptPage(id);
         document.getElementById('main').prepend(h('p.notice.ok.no-print', { role: 'status' }, t('rev.done')));
       });
@@ -455,14 +485,17 @@ const D = (() => {
     let query = '';
     async function load(cursor) {
       const p = await R.api('GET', `/v1/donations?limit=100${query}${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
+      // The fund column only when there is a choice of funds.
+      const many = funds.length > 1;
       const rows = p.items.map((d) => [
-        d.receipt_no ? h('a', { href: `/console/donations/${d.id}/receipt` }, d.receipt_no) : t('none'),
-        R.fmtDate(d.received_at), names[d.fund_id] || d.fund_id, d.donor ? d.donor.name : t('donor.anon'),
-        t('ch.' + d.channel), R.fmtNumber(d.total_vnd), h('span.badge', t('st.' + d.status))]);
+        d.receipt_no ? h('a.nowrap', { href: `/console/donations/${d.id}/receipt` }, d.receipt_no) : t('none'),
+        R.fmtDate(d.received_at), many ? names[d.fund_id] || d.fund_id : null, d.donor ? d.donor.name : t('donor.anon'),
+        t('ch.' + d.channel), R.fmtNumber(d.total_vnd), h('span.badge', t('st.' + d.status))].filter((c) => c !== null));
       if (!cursor) R.render(out);
       out.querySelector('.more')?.remove();
       if (!cursor && !rows.length) { out.append(R.notice(t('list.empty'), 'info')); return; }
-      out.append(R.table(cursor ? '' : t('list.caption'), [t('rc.no'), t('rc.date'), t('rc.fund'), t('rc.donor'), t('rc.channel'), t('list.total'), t('list.status')], rows, [5]));
+      const heads = [t('rc.no'), t('rc.date'), many ? t('rc.fund') : null, t('rc.donor'), t('rc.channel'), t('list.total'), t('list.status')].filter(Boolean);
+      out.append(R.table(cursor ? '' : t('list.caption'), heads, rows, [heads.length - 2]));
       if (p.next_cursor) out.append(h('button.secondary.more', { type: 'button', on: { click: () => load(p.next_cursor) } }, t('list.more')));
     }
     R.onSubmit(form, async (f) => {
@@ -515,7 +548,7 @@ const D = (() => {
       const account = R.val(f, 'bank_account_id');
       let s;
       try {
-        s = await R.api('POST', '/v1/bank-statements?bank_account_id=' + encodeURIComponent(account), text);
+        s = await post(f, '/v1/bank-statements?bank_account_id=' + encodeURIComponent(account), text);
       } catch (p) {
         // `line 5` and `body` are about the text: show them on the field it came from.
         p.errors = p.errors.map((e) => {
@@ -559,13 +592,21 @@ const D = (() => {
     const inLedger = R.table(t('rec.inledger'), [t('rec.receipt'), t('rec.ref'), t('rec.amount'), t('rc.date'), t('rec.state')],
       rec.unmatched_in_ledger.map((d) => [receipt(d), d.bank_ref || t('none'), money(d.total_vnd), R.fmtDate(d.received_at),
         h('span.badge.state-missing', t('rec.notinbank'))]), [2]);
-    const section = (key, n, table) => [h('h2', `${t(key)} (${n})`), n ? table : h('p.muted', t('rec.none'))];
+    // The heading names each table; the caption would say it twice.
+    const section = (key, n, table) => {
+      table.querySelector('caption').remove();
+      return [h('h2', `${t(key)} (${n})`), n ? table : h('p.muted', t('rec.none'))];
+    };
 
     async function lineForm(line, opener) {
       const list = await campaigns(fund.id).catch(() => []);
       const donor = donorBlock();
       const form = h('form#line-form', R.formStatus(),
-        R.field(t('don.campaign'), 'campaign_id', { options: [['', t('don.nocampaign')], ...list.filter((c) => c.status !== 'closed').map((c) => [c.id, c.name])] }),
+        // The open appeal that receives on this account is the likely one.
+        R.field(t('don.campaign'), 'campaign_id', {
+          options: [['', t('don.nocampaign')], ...list.filter((c) => c.status !== 'closed').map((c) => [c.id, c.name])],
+          value: (list.find((c) => c.status === 'open' && c.bank_account_id === s.bank_account_id) || {}).id,
+        }),
         h('p.muted', `${t('rec.from')}: ${line.counterparty || t('none')} · ${t('rec.msg')}: ${line.message || t('none')}`),
         donor.el, R.field(t('don.purpose'), 'earmark.purpose', { maxlength: 200 }), R.field(t('don.note'), 'note', { rows: 2, maxlength: 1000 }),
         h('div.actions', h('button#line-submit', { type: 'submit' }, t('rec.submit')),
@@ -575,8 +616,8 @@ const D = (() => {
         donor.check(f, errors);
         if (errors.length) throw fieldProblem(errors);
         const purpose = R.val(f, 'earmark.purpose');
-        const d = await R.api('POST', `/v1/bank-statements/${encodeURIComponent(id)}/lines/${encodeURIComponent(line.id)}/donation`,
-          { campaign_id: R.val(f, 'campaign_id'), ...donor.body(f), earmark: purpose ? { purpose } : undefined, note: R.val(f, 'note') }, { idempotencyKey: key });
+        const d = await post(f, `/v1/bank-statements/${encodeURIComponent(id)}/lines/${encodeURIComponent(line.id)}/donation`,
+          { campaign_id: R.val(f, 'campaign_id'), ...donor.body(f), earmark: purpose ? { purpose } : undefined, note: R.val(f, 'note') }, key);
         await reconciliation(id, d);
       });
       R.render(box, h('h3#line-form-title', t('rec.form', { date: R.fmtDate(line.booked_on), amount: R.fmtMoney(line.amount_vnd) })), form);
