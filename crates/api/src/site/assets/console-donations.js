@@ -24,7 +24,7 @@ const D = (() => {
       'donor.none': 'Không tìm thấy ai.', 'donor.found': 'Tìm thấy {n} người.', 'don.purpose': 'Mục đích chỉ định (nếu có)',
       'don.purpose.hint': 'Để trống nếu quỹ được tự do sử dụng.', 'don.note': 'Ghi chú', 'don.submit': 'Ghi nhận và in biên nhận',
       'don.saved': 'Đã ghi nhận khoản ủng hộ, số biên nhận {no}.', 'don.another': 'Ghi nhận khoản khác', 'don.list': 'Xem danh sách',
-      'req': 'Bắt buộc.', 'bad.day': 'Ngày dạng dd/mm/yyyy, ví dụ 26/11/2026.', 'bad.amount': 'Số không hợp lệ; ví dụ 1.500.000 hoặc 12,5.', 'no.funds': 'Chưa có quỹ nào trong phạm vi của bạn.',
+      'req': 'Bắt buộc.', 'bad.day': 'Ngày dạng dd/mm/yyyy, ví dụ 26/11/2026.', 'bad.future': 'Không được sau hôm nay.', 'bad.amount': 'Số không hợp lệ; ví dụ 1.500.000 hoặc 12,5.', 'no.funds': 'Chưa có quỹ nào trong phạm vi của bạn.',
       'rc.title': 'Biên nhận', 'rc.no': 'Số', 'rc.fund': 'Quỹ', 'rc.campaign': 'Cuộc vận động', 'rc.donor': 'Người ủng hộ',
       'rc.address': 'Địa chỉ', 'rc.date': 'Ngày nhận', 'rc.channel': 'Hình thức', 'rc.ref': 'Mã giao dịch', 'rc.earmark': 'Chỉ định',
       'rc.item': 'Nội dung', 'rc.qty': 'Số lượng', 'rc.value': 'Thành tiền', 'rc.total': 'Tổng cộng', 'rc.words': 'Bằng chữ',
@@ -71,7 +71,7 @@ const D = (() => {
       'donor.none': 'Nobody found.', 'donor.found': '{n} found.', 'don.purpose': 'Earmarked purpose (if any)',
       'don.purpose.hint': 'Leave empty for unrestricted money.', 'don.note': 'Note', 'don.submit': 'Record and print the receipt',
       'don.saved': 'Donation recorded, receipt number {no}.', 'don.another': 'Record another', 'don.list': 'See the list',
-      'req': 'Required.', 'bad.day': 'A date as dd/mm/yyyy, e.g. 26/11/2026.', 'bad.amount': 'Not a number; e.g. 1.500.000 or 12,5.', 'no.funds': 'No fund in your scope yet.',
+      'req': 'Required.', 'bad.day': 'A date as dd/mm/yyyy, e.g. 26/11/2026.', 'bad.future': 'Not after today.', 'bad.amount': 'Not a number; e.g. 1.500.000 or 12,5.', 'no.funds': 'No fund in your scope yet.',
       'rc.title': 'Receipt', 'rc.no': 'No.', 'rc.fund': 'Fund', 'rc.campaign': 'Appeal', 'rc.donor': 'Donor',
       'rc.address': 'Address', 'rc.date': 'Received on', 'rc.channel': 'Channel', 'rc.ref': 'Bank reference', 'rc.earmark': 'Earmark',
       'rc.item': 'Item', 'rc.qty': 'Quantity', 'rc.value': 'Value', 'rc.total': 'Total', 'rc.words': 'In words',
@@ -407,7 +407,7 @@ const D = (() => {
         return v;
       };
       const day = parseDay(R.val(f, 'received_at'));
-      if (!day) errors.push({ field: 'received_at', message: t('bad.day') });
+      if (!day || day > R.todayVn()) errors.push({ field: 'received_at', message: t(day ? 'bad.future' : 'bad.day') });
       if (channel() === 'bank_transfer') need('bank_ref');
       const lines = [...linesBox.children].map((box, i) => {
         const p = `lines[${i}].`;
@@ -461,7 +461,7 @@ const D = (() => {
         if (!R.val(f, 'reason')) throw fieldProblem([{ field: 'reason', message: t('req') }]);
         await post(f, `/v1/donations/${encodeURIComponent(id)}/reverse`, { reason: R.val(f, 'reason') }, key);
         await receiptPage(id);
-        document.getElementById('main').prepend(h('p.notice.ok.no-print', { role: 'status' }, t('rev.done')));
+        document.querySelector('#main h1').after(h('p.notice.ok.no-print', { role: 'status' }, t('rev.done')));
       });
       parts.push(h('details.no-print', h('summary', t('rev.title')), form));
     }
