@@ -22,7 +22,7 @@ const D = (() => {
       'dk.foreign': 'Nước ngoài', 'donor.name': 'Họ tên / tên tổ chức', 'donor.phone': 'Điện thoại', 'donor.address': 'Địa chỉ',
       'donor.publish': 'Đồng ý công khai tên', 'donor.search': 'Tìm theo tên', 'donor.find': 'Tìm', 'donor.pick': 'Chọn người ủng hộ',
       'donor.none': 'Không tìm thấy ai.', 'donor.found': 'Tìm thấy {n} người.', 'don.purpose': 'Mục đích chỉ định (nếu có)',
-      'don.purpose.hint': 'Để trống nếu quỹ được tự do sử dụng.', 'don.note': 'Ghi chú', 'don.submit': 'Ghi nhận và in biên nhận',
+      'don.purpose.hint': 'Để trống nếu quỹ được tự do sử dụng.', 'don.note': 'Ghi chú', 'don.submit': 'Ghi nhận và lập biên nhận',
       'don.saved': 'Đã ghi nhận khoản ủng hộ, số biên nhận {no}.', 'don.another': 'Ghi nhận khoản khác', 'don.list': 'Xem danh sách',
       'req': 'Bắt buộc.', 'bad.day': 'Ngày dạng dd/mm/yyyy, ví dụ 26/11/2026.', 'bad.future': 'Không được sau hôm nay.', 'bad.amount': 'Số không hợp lệ; ví dụ 1.500.000 hoặc 12,5.', 'no.funds': 'Chưa có quỹ nào trong phạm vi của bạn.',
       'rc.title': 'Biên nhận', 'rc.no': 'Số', 'rc.fund': 'Quỹ', 'rc.campaign': 'Cuộc vận động', 'rc.donor': 'Người ủng hộ',
@@ -69,7 +69,7 @@ const D = (() => {
       'dk.foreign': 'Foreign', 'donor.name': 'Name', 'donor.phone': 'Phone', 'donor.address': 'Address',
       'donor.publish': 'Agrees to have the name published', 'donor.search': 'Search by name', 'donor.find': 'Search', 'donor.pick': 'Choose the donor',
       'donor.none': 'Nobody found.', 'donor.found': '{n} found.', 'don.purpose': 'Earmarked purpose (if any)',
-      'don.purpose.hint': 'Leave empty for unrestricted money.', 'don.note': 'Note', 'don.submit': 'Record and print the receipt',
+      'don.purpose.hint': 'Leave empty for unrestricted money.', 'don.note': 'Note', 'don.submit': 'Record and make the receipt',
       'don.saved': 'Donation recorded, receipt number {no}.', 'don.another': 'Record another', 'don.list': 'See the list',
       'req': 'Required.', 'bad.day': 'A date as dd/mm/yyyy, e.g. 26/11/2026.', 'bad.future': 'Not after today.', 'bad.amount': 'Not a number; e.g. 1.500.000 or 12,5.', 'no.funds': 'No fund in your scope yet.',
       'rc.title': 'Receipt', 'rc.no': 'No.', 'rc.fund': 'Fund', 'rc.campaign': 'Appeal', 'rc.donor': 'Donor',
@@ -375,12 +375,13 @@ const D = (() => {
       syncLine(box);
       renumber();
     }
+    let campList = [];
     async function fundChanged() {
       const f = funds.find((x) => x.id === sel(fundField).value);
       R.render(sel(accountField), [['', t('don.account.default')], ...f.bank_accounts.map((a) => [a.id, `${a.bank} · ${a.account_number}`])]
         .map(([v, l]) => h('option', { value: v }, l)));
       accountField.hidden = f.bank_accounts.length < 2;
-      const list = await campaigns(f.id).catch(() => []);
+      const list = campList = await campaigns(f.id).catch(() => []);
       R.render(sel(campField), h('option', { value: '' }, t('don.nocampaign')),
         list.filter((c) => c.status !== 'closed').map((c) => h('option', { value: c.id }, `${c.name} (${R.fmtDate(c.opens_on)}–${R.fmtDate(c.closes_on)})`)));
     }
@@ -408,7 +409,12 @@ const D = (() => {
       };
       const day = parseDay(R.val(f, 'received_at'));
       if (!day || day > R.todayVn()) errors.push({ field: 'received_at', message: t(day ? 'bad.future' : 'bad.day') });
-      if (channel() === 'bank_transfer') need('bank_ref');
+      if (channel() === 'bank_transfer') {
+        need('bank_ref');
+        // With several accounts the API needs one: chosen here, or the appeal's.
+        const camp = campList.find((c) => c.id === R.val(f, 'campaign_id'));
+        if (!accountField.hidden && !(camp && camp.bank_account_id)) need('bank_account_id');
+      }
       const lines = [...linesBox.children].map((box, i) => {
         const p = `lines[${i}].`;
         const asset = R.val(f, p + 'asset');
@@ -520,7 +526,7 @@ const D = (() => {
   C.page(/^\/console\/bank$/, WRITERS, async () => {
     R.page(t('bank.title'), R.notice(t('loading'), 'info'));
     const funds = await allFunds();
-    const accounts = funds.flatMap((f) => f.bank_accounts.map((a) => [a.id, `${f.name} — ${a.bank} · ${a.account_number}`]));
+    const accounts = funds.flatMap((f) => f.bank_accounts.map((a) => [a.id, `${a.bank} · ${a.account_number} — ${f.name}`]));
     if (!accounts.length) { R.page(t('bank.title'), R.notice(t('bank.noaccount'), 'info')); return; }
     const file = R.field(t('bank.file'), 'file', { type: 'file' });
     file.querySelector('input').accept = '.csv,.txt,text/csv,text/plain';
@@ -575,7 +581,7 @@ const D = (() => {
     const s = rec.statement;
     const fund = await R.api('GET', `/v1/funds/${s.fund_id}`);
     const acc = fund.bank_accounts.find((a) => a.id === s.bank_account_id) || {};
-    remember(s, `${fund.name} — ${acc.bank} · ${acc.account_number}`);
+    remember(s, `${acc.bank} · ${acc.account_number} — ${fund.name}`);
     const money = (v) => R.fmtNumber(v);
     const receipt = (d) => (d.receipt_no ? h('a', { href: `/console/donations/${d.donation_id}/receipt` }, d.receipt_no) : t('none'));
     const fig = (idName, key, n) => h(`li#${idName}`, h('span.label', t(key)), h('span.value', String(n)));
