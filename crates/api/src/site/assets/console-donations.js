@@ -53,6 +53,8 @@ const D = (() => {
       'code.campaign_closed': 'Cuộc vận động đã kết thúc nhận ủng hộ.', 'code.duplicate_bank_ref': 'Mã giao dịch này đã được ghi nhận trên tài khoản.',
       'code.already_reversed': 'Khoản này đã bị huỷ trước đó.', 'code.insufficient_funds': 'Không thể huỷ: số tiền này đã được chi hoặc giữ chỗ.',
       'code.line_already_recorded': 'Dòng sao kê này đã được ghi thành khoản ủng hộ.', 'code.not_a_credit': 'Chỉ dòng ghi có (tiền vào) mới ghi thành khoản ủng hộ.',
+      'rec.cancelled': 'Đã ghi rồi huỷ', 'rec.again': 'Ghi lại bằng tay',
+      'rec.elsewhere': 'Dòng này được nhập lần đầu từ một sao kê khác; hãy ghi nó từ sao kê đó.',
       'rec.cancel': 'Thôi', 'rec.saved': 'Đã ghi thành khoản ủng hộ, biên nhận {no}.', 'rec.back': 'Nhập sao kê khác',
     },
     en: {
@@ -100,6 +102,8 @@ const D = (() => {
       'code.campaign_closed': 'The appeal no longer receives donations.', 'code.duplicate_bank_ref': 'This reference is already recorded on the account.',
       'code.already_reversed': 'This donation was already cancelled.', 'code.insufficient_funds': 'Cannot cancel: the money was already spent or reserved.',
       'code.line_already_recorded': 'This line was already recorded as a donation.', 'code.not_a_credit': 'Only a credit line (money in) can become a donation.',
+      'rec.cancelled': 'Recorded, then cancelled', 'rec.again': 'Enter it again by hand',
+      'rec.elsewhere': 'This line was first imported with another statement; record it from that statement.',
       'rec.cancel': 'Cancel', 'rec.saved': 'Recorded as a donation, receipt {no}.', 'rec.back': 'Import another statement',
     },
   });
@@ -397,7 +401,18 @@ const D = (() => {
     sel(channelField).addEventListener('change', channelChanged);
     addLine();
     channelChanged();
+    // Prefilled from a bank line whose donation was cancelled: ?fund_id&account&bank_ref&amount&date.
+    const q = new URLSearchParams(location.search);
+    if (funds.some((f) => f.id === q.get('fund_id'))) sel(fundField).value = q.get('fund_id');
     await fundChanged();
+    if (q.get('bank_ref')) {
+      sel(channelField).value = 'bank_transfer';
+      channelChanged();
+      form.elements.bank_ref.value = q.get('bank_ref');
+      sel(accountField).value = q.get('account') || '';
+    }
+    if (/^\d+$/.test(q.get('amount'))) form.elements['lines[0].amount'].value = R.fmtNumber(q.get('amount'));
+    if (parseDay(R.fmtDate(q.get('date')))) form.elements.received_at.value = R.fmtDate(q.get('date'));
 
     R.onSubmit(form, async (f, key) => {
       const errors = [];
@@ -588,8 +603,12 @@ const D = (() => {
     const box = h('div#line-form-box');
     const inBank = R.table(t('rec.inbank'), [t('rec.date'), t('rec.amount'), t('rec.ref'), t('rec.from'), t('rec.msg'), t('rec.state'), canWrite() ? t('rec.action') : null].filter(Boolean),
       rec.unmatched_in_bank.map((l) => [R.fmtDate(l.booked_on), money(l.amount_vnd), l.reference || t('none'), l.counterparty || t('none'), l.message || t('none'),
-        h('span.badge.state-unrecorded', t('rec.unrecorded')),
-        canWrite() ? h('button.secondary.record-line', { type: 'button', on: { click: (ev) => lineForm(l, ev.target) } }, t('rec.record')) : null].filter((c) => c !== null)), [1]);
+        // A line whose donation was cancelled cannot become one again (409): it is entered by hand.
+        l.donation_id ? h('span', h('span.badge.state-cancelled', t('rec.cancelled')), ' ', h('a', { href: `/console/donations/${l.donation_id}/receipt` }, t('rec.receipt')))
+          : h('span.badge.state-unrecorded', t('rec.unrecorded')),
+        !canWrite() ? null : l.donation_id ? h('a.button.secondary', { href: '/console/donations/new?' + new URLSearchParams({
+          fund_id: s.fund_id, account: s.bank_account_id, bank_ref: l.reference || '', amount: l.amount_vnd, date: l.booked_on }) }, t('rec.again'))
+          : h('button.secondary.record-line', { type: 'button', on: { click: (ev) => lineForm(l, ev.target) } }, t('rec.record'))].filter((c) => c !== null)), [1]);
     inBank.querySelectorAll('tbody tr').forEach((tr, i) => { tr.dataset.lineId = rec.unmatched_in_bank[i].id; });
     const matched = R.table(t('rec.matched'), [t('rec.date'), t('rec.amount'), t('rec.ref'), t('rec.from'), t('rec.receipt'), t('rec.state')],
       rec.matched.map((m) => [R.fmtDate(m.line.booked_on), money(m.line.amount_vnd), m.line.reference || t('none'), m.line.counterparty || t('none'),
@@ -623,7 +642,8 @@ const D = (() => {
         if (errors.length) throw fieldProblem(errors);
         const purpose = R.val(f, 'earmark.purpose');
         const d = await post(f, `/v1/bank-statements/${encodeURIComponent(id)}/lines/${encodeURIComponent(line.id)}/donation`,
-          { campaign_id: R.val(f, 'campaign_id'), ...donor.body(f), earmark: purpose ? { purpose } : undefined, note: R.val(f, 'note') }, key);
+          { campaign_id: R.val(f, 'campaign_id'), ...donor.body(f), earmark: purpose ? { purpose } : undefined, note: R.val(f, 'note') }, key)
+          .catch((p) => { throw p.status === 404 ? new R.Problem(422, { detail: t('rec.elsewhere') }) : p; });
         await reconciliation(id, d);
       });
       R.render(box, h('h3#line-form-title', t('rec.form', { date: R.fmtDate(line.booked_on), amount: R.fmtMoney(line.amount_vnd) })), form);
