@@ -282,6 +282,7 @@
       picker.el,
       h('div.actions', h('button#incident-submit', { type: 'submit' }, t('inc.create'))));
     R.onSubmit(form, async (f) => {
+      if (!R.val(f, 'started_at')) throwIf([{ field: 'started_at', message: R.lang === 'en' ? 'required' : 'bắt buộc' }]);
       const inc = await R.api('POST', '/v1/incidents', {
         kind: R.val(f, 'kind'), name: R.val(f, 'name') || '', started_at: vnInstant(R.val(f, 'started_at')) || '',
         ended_at: vnInstant(R.val(f, 'ended_at')) || null, units: picker.units,
@@ -428,7 +429,7 @@
       const d = await R.api('POST', '/v1/disbursements', {
         fund_id: R.val(f, 'fund_id'), household_id: hh.id, assessment_id: a.id, purpose: R.val(f, 'purpose') || '',
       }, { idempotencyKey: key });
-      R.render(cell, h('p.notice.ok', { role: 'status' }, t('prop.done', { amount: R.fmtMoney(d.total_vnd), name: hh.head_name }), ' ',
+      R.render(cell, h('p.notice.ok', { role: 'status' }, t('prop.done', { amount: d.lines.map((l) => amountText(l.asset, l.amount)).join(', '), name: hh.head_name }), ' ',
         h('a', { href: `/console/disbursements/${d.id}` }, d.id.slice(0, 8))));
     });
     R.render(cell, form);
@@ -491,7 +492,12 @@
         })),
       };
       throwIf(errors);
-      const hh = await R.api('POST', '/v1/households', body);
+      const hh = await R.api('POST', '/v1/households', body).catch((p) => {
+        // A repeated national ID is a 409 whose detail names the field ("members[0].national_id: ..."):
+        // show it on that field.
+        const m = p.status === 409 && /^([\w.[\]]+): (.*)$/.exec(p.body.detail || '');
+        throw m ? new R.Problem(422, { detail: p.body.detail, errors: [{ field: m[1], message: m[2] }] }) : p;
+      });
       ctx.households.push(hh);
       sessionStorage.setItem('relief.flash', t('hh.created', { name: hh.head_name }));
       await C.draw();
