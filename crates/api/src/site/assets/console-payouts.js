@@ -342,7 +342,7 @@
     });
     const rows = items.slice().reverse().slice(0, 200).map((d) => h('tr', { 'data-id': d.id },
       h('td', h('a', { href: `/console/disbursements/${d.id}` }, n.household(d.household_id))), h('td', n.fund(d.fund_id)),
-      h('td', d.purpose), h('td.num', R.fmtMoney(d.total_vnd)), h('td', h(`span.badge.status-${d.status}`, t('ps.' + d.status))),
+      h('td', d.purpose), h('td.num', d.total_vnd === '0' ? linesText(d.lines) : R.fmtMoney(d.total_vnd)), h('td', h(`span.badge.status-${d.status}`, t('ps.' + d.status))),
       h('td', R.fmtDate(d.proposed_at))));
     R.render(main, h('h1', t('di.title')), filter,
       rows.length ? rowTable(t('di.title'), [t('col.household'), t('col.fund'), t('col.purpose'), t('col.total'), t('col.status'), t('col.proposed')], rows, [3])
