@@ -31,7 +31,7 @@
       'di.detail': 'Chi tiết', 'di.new': 'Đề xuất chi hỗ trợ', 'di.submit': 'Gửi đề xuất', 'di.created': 'Đã gửi đề xuất; chờ người duyệt.',
       'di.search': 'Tìm hộ theo tên chủ hộ', 'di.household': 'Hộ nhận', 'di.incident': 'Sự cố (không bắt buộc)',
       'di.noincident': '— Không gắn sự cố —', 'di.mode': 'Các khoản chi', 'di.mode.ent': 'Theo quyền lợi từ đánh giá thiệt hại của hộ trong sự cố',
-      'di.mode.lines': 'Nhập từng khoản', 'di.noassessment': 'Hộ này chưa có đánh giá thiệt hại trong sự cố đã chọn.',
+      'di.mode.lines': 'Nhập từng khoản', 'di.noassessment': 'Hộ này chưa có đánh giá thiệt hại trong sự cố đã chọn.', 'di.needincident': 'Chọn sự cố mà hộ đã được đánh giá thiệt hại, hoặc chọn "Nhập từng khoản".',
       'di.line': 'Khoản {n}', 'di.category': 'Mục chi', 'di.asset': 'Loại', 'di.amount': 'Số lượng/số tiền',
       'di.line.add': 'Thêm khoản', 'di.line.remove': 'Bỏ khoản {n}', 'di.amount.hint': 'Ví dụ 1.500.000',
       'di.back': '← Danh sách chi hỗ trợ', 'di.item': 'Khoản chi {id}', 'di.lines': 'Các khoản', 'di.draws': 'Tiền đã giữ chỗ',
@@ -77,7 +77,7 @@
       'di.detail': 'Details', 'di.new': 'Propose a payout', 'di.submit': 'Send the proposal', 'di.created': 'Proposal sent; awaiting approval.',
       'di.search': "Find a household by the head's name", 'di.household': 'Household', 'di.incident': 'Incident (optional)',
       'di.noincident': '— No incident —', 'di.mode': 'Lines', 'di.mode.ent': "The entitlements of the household's damage assessment in the incident",
-      'di.mode.lines': 'Lines by hand', 'di.noassessment': 'This household has no damage assessment in the chosen incident.',
+      'di.mode.lines': 'Lines by hand', 'di.noassessment': 'This household has no damage assessment in the chosen incident.', 'di.needincident': 'Choose the incident in which the household was assessed, or choose "Lines by hand".',
       'di.line': 'Line {n}', 'di.category': 'Category', 'di.asset': 'Asset', 'di.amount': 'Amount',
       'di.line.add': 'Add a line', 'di.line.remove': 'Remove line {n}', 'di.amount.hint': 'For example 1.500.000',
       'di.back': '← Payouts', 'di.item': 'Payout {id}', 'di.lines': 'Lines', 'di.draws': 'Money reserved',
@@ -186,7 +186,10 @@
   function say(el, text, ok) {
     el.className = ok ? 'notice ok' : 'notice error';
     el.setAttribute('role', ok ? 'status' : 'alert');
+    el.setAttribute('tabindex', '-1');
     el.textContent = text;
+    // The row acted on is usually redrawn or gone: keep keyboard focus on the outcome.
+    if (!document.activeElement || document.activeElement === document.body || !document.body.contains(document.activeElement)) el.focus();
   }
   const refusal = (p) => {
     const base = R.problemText(p);
@@ -228,8 +231,8 @@
             ev.target.disabled = true;
             try {
               const r = await R.api('POST', `/v1/${kind}s/${x.id}/approve`);
-              say(status, r.status === 'approved' ? t('ap.approved', { what }) : t('ap.partial', { n: r.approvals, m: r.approvals_needed, what }), true);
               await redraw();
+              say(status, r.status === 'approved' ? t('ap.approved', { what }) : t('ap.partial', { n: r.approvals, m: r.approvals_needed, what }), true);
             } catch (p) {
               say(status, t('ap.refused', { what, why: refusal(p) }), false);
               ev.target.disabled = false;
@@ -260,8 +263,8 @@
           say(status, t('ap.refused', { what, why: refusal(p) }), false);
           throw p;
         }
-        say(status, t('ap.rejected', { what }), true);
         await redraw();
+        say(status, t('ap.rejected', { what }), true);
       });
       tr.after(row);
       form.elements.reason.focus();
@@ -301,8 +304,8 @@
               const d = disb.find((x) => x.id === i.id);
               return `${d ? label('disbursement', d) : i.id}: ${i.error.detail || i.error.title}`;
             });
-            say(status, [t('ap.bulk.done', { a: r.approved, f: r.failed }), ...failed].join(' '), r.failed === 0);
             await redraw();
+            say(status, [t('ap.bulk.done', { a: r.approved, f: r.failed }), ...failed].join(' '), r.failed === 0);
           } catch (p) { say(status, refusal(p), false); }
         },
       },
@@ -406,7 +409,7 @@
           category: R.val(f, `lines[${i}].category`), asset: R.val(f, `lines[${i}].asset`), amount: R.parseAmount(R.val(f, `lines[${i}].amount`)) || '',
         }));
       } else {
-        if (!body.incident_id) throw new R.Problem(422, { errors: [{ field: 'incident_id', message: t('di.noassessment') }] });
+        if (!body.incident_id) throw new R.Problem(422, { errors: [{ field: 'incident_id', message: t('di.needincident') }] });
         const list = await R.api('GET', `/v1/incidents/${body.incident_id}/assessments`);
         const a = list.items.find((x) => x.household_id === body.household_id);
         if (!a) throw new R.Problem(422, { errors: [{ field: 'household_id', message: t('di.noassessment') }] });
@@ -542,7 +545,7 @@
             const next = tr.nextElementSibling;
             if (next && next.classList.contains('pay-row')) { next.remove(); open.setAttribute('aria-expanded', 'false'); return; }
             open.setAttribute('aria-expanded', 'true');
-            const form = payForm(d, n, async (text) => { await drawPayments(body, status); say(status, text, true); status.focus(); });
+            const form = payForm(d, n, async (text) => { await drawPayments(body, status); say(status, text, true); });
             tr.after(h('tr.pay-row', h('td', { colspan: 6 }, form)));
             form.elements.method.focus();
           },
@@ -558,7 +561,6 @@
         recent.map((d) => [h('a', { href: `/console/disbursements/${d.id}` }, n.household(d.household_id)), R.fmtMoney(d.total_vnd),
           t('pay.m.' + d.payment.method), d.payment.received_by, R.fmtDateTime(d.payment.paid_at),
           d.payment.days_since_incident === null ? t('none') : String(d.payment.days_since_incident)]), [1, 5]) : null);
-    status.setAttribute('tabindex', '-1');
   }
 
   // ---- /console/allocations
