@@ -52,7 +52,7 @@
       'al.title': 'Phân bổ giữa các quỹ', 'al.none': 'Chưa có khoản phân bổ nào.', 'al.new': 'Đề xuất phân bổ',
       'al.decision': 'Số quyết định phân bổ', 'al.round': 'Đợt phân bổ', 'al.submit': 'Gửi đề xuất phân bổ',
       'al.created': 'Đã gửi đề xuất phân bổ; chờ người duyệt.', 'al.execute': 'Thực hiện chuyển', 'al.executed': 'Đã chuyển tiền theo {what}.',
-      'al.cancelled': 'Đã hủy {what}.',
+      'al.cancelled': 'Đã hủy {what}.', 'al.paid': 'Đã chuyển',
     },
     en: {
       'nav.approvals': 'Approvals', 'nav.disbursements': 'Payouts', 'nav.payments': 'Payments',
@@ -98,7 +98,7 @@
       'al.title': 'Allocations between funds', 'al.none': 'No allocation yet.', 'al.new': 'Propose an allocation',
       'al.decision': 'Allocation decision number', 'al.round': 'Round', 'al.submit': 'Send the proposal',
       'al.created': 'Allocation proposed; awaiting approval.', 'al.execute': 'Execute the transfer', 'al.executed': 'Money moved for {what}.',
-      'al.cancelled': 'Cancelled {what}.',
+      'al.cancelled': 'Cancelled {what}.', 'al.paid': 'Executed',
     },
   });
 
@@ -604,7 +604,7 @@
       }
       return h('tr', { 'data-id': a.id },
         h('td', `${a.decision_ref} · ${t('col.round')} ${a.round}`), h('td', n.fund(a.from_fund_id)), h('td', n.fund(a.to_fund_id)),
-        h('td', a.purpose), h('td.num', linesText(a.lines)), h('td', h(`span.badge.status-${a.status}`, t('ps.' + a.status))),
+        h('td', a.purpose), h('td.num', linesText(a.lines)), h('td', h(`span.badge.status-${a.status}`, t(a.status === 'paid' ? 'al.paid' : 'ps.' + a.status))),
         h('td', R.fmtDate(a.proposed_at)), h('td', acts.length ? h('div.actions', acts) : null));
     });
     R.render(body,
