@@ -104,6 +104,7 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/v1/donations/{id}", Auth("AAAA", NotFound)),
     ("GET", "/v1/donations/{id}/receipt", Auth("AAAA", NotFound)),
     ("POST", "/v1/donations/{id}/reverse", Auth("AAFF", NotFound)),
+    ("GET", "/v1/bank-statements", Auth("AAAA", NotFound)),
     ("POST", "/v1/bank-statements", Auth("AAFF", NotFound)),
     (
         "GET",
@@ -563,6 +564,7 @@ fn request_body(
     if method == "GET" {
         let query = match path {
             "/v1/reports/funds/{id}" => format!("?period={}", &day(0)[..4]),
+            "/v1/bank-statements" => format!("?fund_id={}", f.fund),
             _ => String::new(),
         };
         return (query, None);

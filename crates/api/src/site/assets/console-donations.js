@@ -40,8 +40,8 @@ const D = (() => {
       'bank.title': 'Sao kê ngân hàng', 'bank.import': 'Nhập sao kê', 'bank.account': 'Tài khoản ngân hàng',
       'bank.file': 'Tệp sao kê (CSV)', 'bank.paste': 'Hoặc dán nội dung CSV', 'bank.paste.hint': 'Dòng đầu là tiêu đề cột: ngày giao dịch, số tiền ghi có/ghi nợ, số tham chiếu, người chuyển, nội dung.',
       'bank.submit': 'Nhập sao kê', 'bank.empty': 'Hãy chọn tệp hoặc dán nội dung.', 'bank.notutf8': 'Tệp không phải UTF-8; hãy xuất lại từ ngân hàng dạng CSV UTF-8.',
-      'bank.big': 'Tệp quá lớn (tối đa 32 MiB).', 'bank.line': 'Dòng {n}: {msg}', 'bank.recent': 'Sao kê đã nhập trên máy này',
-      'bank.recent.none': 'Chưa nhập sao kê nào trên máy này.', 'bank.noaccount': 'Các quỹ trong phạm vi của bạn chưa có tài khoản ngân hàng.',
+      'bank.big': 'Tệp quá lớn (tối đa 32 MiB).', 'bank.line': 'Dòng {n}: {msg}', 'bank.recent': 'Sao kê đã nhập gần đây',
+      'bank.recent.none': 'Chưa nhập sao kê nào.', 'bank.noaccount': 'Các quỹ trong phạm vi của bạn chưa có tài khoản ngân hàng.',
       'rec.title': 'Đối chiếu sao kê', 'rec.info': '{fund} · {account} · từ {from} đến {to} · {total} dòng ({new} dòng mới) · nhập lúc {at}',
       'rec.matched': 'Đã khớp', 'rec.inbank': 'Có trong sao kê, chưa ghi sổ', 'rec.inledger': 'Đã ghi sổ, không có trong sao kê',
       'rec.debits': 'Dòng ghi nợ (tiền ra, chưa đối chiếu)', 'rec.date': 'Ngày', 'rec.amount': 'Số tiền (đồng)', 'rec.ref': 'Số tham chiếu',
@@ -89,8 +89,8 @@ const D = (() => {
       'bank.title': 'Bank statements', 'bank.import': 'Import a statement', 'bank.account': 'Bank account',
       'bank.file': 'Statement file (CSV)', 'bank.paste': 'Or paste the CSV', 'bank.paste.hint': 'The first line names the columns: date, credit/debit amount, reference, counterparty, message.',
       'bank.submit': 'Import', 'bank.empty': 'Choose a file or paste the text.', 'bank.notutf8': 'The file is not UTF-8; export it again from the bank as UTF-8 CSV.',
-      'bank.big': 'The file is too large (32 MiB at most).', 'bank.line': 'Line {n}: {msg}', 'bank.recent': 'Statements imported on this computer',
-      'bank.recent.none': 'No statement imported on this computer yet.', 'bank.noaccount': 'The funds in your scope have no bank account.',
+      'bank.big': 'The file is too large (32 MiB at most).', 'bank.line': 'Line {n}: {msg}', 'bank.recent': 'Recently imported statements',
+      'bank.recent.none': 'No statement imported yet.', 'bank.noaccount': 'The funds in your scope have no bank account.',
       'rec.title': 'Reconciliation', 'rec.info': '{fund} · {account} · {from} to {to} · {total} lines ({new} new) · imported {at}',
       'rec.matched': 'Matched', 'rec.inbank': 'On the statement, not recorded', 'rec.inledger': 'Recorded, not on the statement',
       'rec.debits': 'Debit lines (money out, not reconciled)', 'rec.date': 'Date', 'rec.amount': 'Amount (đồng)', 'rec.ref': 'Reference',
@@ -531,13 +531,6 @@ const D = (() => {
   });
 
   // ---- Bank statements: import, then reconcile.
-  const RECENT = 'bank.recent';
-  const recent = () => { try { return JSON.parse(localStorage.getItem(RECENT)) || []; } catch (_) { return []; } };
-  function remember(s, label) {
-    const list = [{ id: s.id, label, first: s.first_date, last: s.last_date, lines: s.lines_total }, ...recent().filter((x) => x.id !== s.id)].slice(0, 10);
-    try { localStorage.setItem(RECENT, JSON.stringify(list)); } catch (_) { /* storage refused */ }
-  }
-
   C.page(/^\/console\/bank$/, WRITERS, async () => {
     R.page(t('bank.title'), R.notice(t('loading'), 'info'));
     const funds = await allFunds();
@@ -578,13 +571,16 @@ const D = (() => {
         });
         throw p;
       }
-      remember(s, accounts.find(([id]) => id === account)[1]);
       R.navigate(`/console/bank/${s.id}`);
     });
-    const list = recent();
+    // The latest statements of every fund in scope, newest first.
+    const label = Object.fromEntries(accounts);
+    const pages = await Promise.all(funds.filter((f) => f.bank_accounts.length)
+      .map((f) => R.api('GET', `/v1/bank-statements?fund_id=${f.id}&limit=10`)));
+    const list = pages.flatMap((p) => p.items).sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 20);
     R.page(t('bank.title'), h('h2', t('bank.import')), form, h('h2', t('bank.recent')),
       list.length ? h('ul#recent-statements', list.map((x) => h('li', h('a', { href: `/console/bank/${x.id}` },
-        `${R.fmtDate(x.first)}–${R.fmtDate(x.last)} · ${x.label} · ${x.lines}`))))
+        `${R.fmtDate(x.first_date)}–${R.fmtDate(x.last_date)} · ${label[x.bank_account_id] || ''} · ${x.lines_total}`))))
         : R.notice(t('bank.recent.none'), 'info'));
   });
 
@@ -596,7 +592,6 @@ const D = (() => {
     const s = rec.statement;
     const fund = await R.api('GET', `/v1/funds/${s.fund_id}`);
     const acc = fund.bank_accounts.find((a) => a.id === s.bank_account_id) || {};
-    remember(s, `${acc.bank} · ${acc.account_number} — ${fund.name}`);
     const money = (v) => R.fmtNumber(v);
     const receipt = (d) => (d.receipt_no ? h('a', { href: `/console/donations/${d.donation_id}/receipt` }, d.receipt_no) : t('none'));
     const fig = (idName, key, n) => h(`li#${idName}`, h('span.label', t(key)), h('span.value', String(n)));
