@@ -50,6 +50,9 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/openapi.json", Public),
     ("GET", "/docs", Public),
     ("POST", "/v1/auth/token", Public),
+    ("POST", "/v1/auth/session", Public),
+    ("GET", "/v1/auth/session", Auth("AAAA", Unscoped)),
+    ("POST", "/v1/auth/logout", Public),
     ("GET", "/v1/me", Auth("AAAA", Unscoped)),
     ("GET", "/v1/users", Auth("AFFF", Unscoped)),
     ("POST", "/v1/users", Auth("AFFF", Invalid)),
@@ -101,6 +104,7 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/v1/donations/{id}", Auth("AAAA", NotFound)),
     ("GET", "/v1/donations/{id}/receipt", Auth("AAAA", NotFound)),
     ("POST", "/v1/donations/{id}/reverse", Auth("AAFF", NotFound)),
+    ("GET", "/v1/bank-statements", Auth("AAAA", NotFound)),
     ("POST", "/v1/bank-statements", Auth("AAFF", NotFound)),
     (
         "GET",
@@ -560,6 +564,7 @@ fn request_body(
     if method == "GET" {
         let query = match path {
             "/v1/reports/funds/{id}" => format!("?period={}", &day(0)[..4]),
+            "/v1/bank-statements" => format!("?fund_id={}", f.fund),
             _ => String::new(),
         };
         return (query, None);
@@ -567,7 +572,7 @@ fn request_body(
     let unique = key().replace('-', "");
     let reason = json!({"reason": "kiểm tra quyền"});
     match path {
-        "/v1/auth/token" => (
+        "/v1/auth/token" | "/v1/auth/session" => (
             String::new(),
             j(json!({"username": "admin", "password": ADMIN_PASSWORD})),
         ),

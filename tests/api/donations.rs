@@ -1570,6 +1570,35 @@ async fn bank_statements_reconcile_against_transfers(b: Backend) {
     )
     .await;
 
+    // Both imports are listed for the fund, newest first, a page at a time; not outside the scope.
+    let listed = json(
+        app.get(&format!("/v1/bank-statements?fund_id={fund}&limit=1"), &fm)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["items"][0]["id"], again["id"]);
+    assert_eq!(listed["items"][0]["lines_new"], 0);
+    let cursor = str_of(&listed["next_cursor"]);
+    let rest = json(
+        app.get(
+            &format!("/v1/bank-statements?fund_id={fund}&limit=1&cursor={cursor}"),
+            &fm,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(rest["items"][0]["id"], sid.as_str());
+    assert_eq!(rest["next_cursor"], Value::Null);
+    problem(
+        app.get(&format!("/v1/bank-statements?fund_id={fund}"), &hanoi)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+
     // An unmatched bank line becomes a donation in one call, once.
     let line = r["unmatched_in_bank"][0].clone();
     let url = format!(

@@ -18,5 +18,6 @@ mod public;
 mod reliability;
 mod relief;
 mod reports;
+mod site;
 mod units;
 mod users;

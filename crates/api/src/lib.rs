@@ -99,7 +99,10 @@ fn table() -> Vec<(&'static str, Vec<MethodRoute>)> {
         ("/v1/donations/{id}", vec![get(donations::get)]),
         ("/v1/donations/{id}/receipt", vec![get(donations::receipt)]),
         ("/v1/donations/{id}/reverse", vec![post(donations::reverse)]),
-        ("/v1/bank-statements", vec![post(bank::import)]),
+        (
+            "/v1/bank-statements",
+            vec![get(bank::list), post(bank::import)],
+        ),
         (
             "/v1/bank-statements/{id}/reconciliation",
             vec![get(bank::reconciliation)],

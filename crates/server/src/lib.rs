@@ -152,7 +152,10 @@ impl Application {
         if let Some(password) = bootstrap(&db, config)? {
             println!(
                 "\nFirst start: created user `admin` with password\n\n    {password}\n\n\
-                 It is shown only this once. Log in with POST /v1/auth/token.\n"
+                 It is shown only this once. Log in to the staff console at\n\
+                 http://{bind}/console (the public site is http://{bind}/),\n\
+                 or to the API with POST /v1/auth/token.\n",
+                bind = config.bind
             );
         }
         let secret = match &config.jwt_secret {

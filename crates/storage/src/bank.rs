@@ -442,3 +442,23 @@ pub fn reconcile(
         debits,
     })
 }
+
+/// The statements imported for a fund, newest first, `limit + 1` of them (to tell whether there
+/// are more) before the statement `before_id`, if given. Ids are UUIDv7, so by import time.
+pub fn list(
+    conn: &mut DbConnection,
+    fund_id: &str,
+    before_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StatementRow>, StoreError> {
+    let mut q = bank_statements::table
+        .filter(bank_statements::fund_id.eq(fund_id))
+        .select(StatementRow::as_select())
+        .order(bank_statements::id.desc())
+        .limit(limit.saturating_add(1))
+        .into_boxed();
+    if let Some(before) = before_id {
+        q = q.filter(bank_statements::id.lt(before.to_owned()));
+    }
+    Ok(q.load(conn)?)
+}

@@ -4,7 +4,7 @@
 use crate::audit::Note;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::{read_body, Json, Query};
+use crate::extract::{decode_cursor, page_limit, read_body, Json, Page, Query};
 use crate::routes::donations::{donor_ref, earmark, view_in, EarmarkBody};
 use crate::routes::donors::{check as check_donor, NewDonor};
 use crate::routes::funds::fund_in_scope;
@@ -241,4 +241,34 @@ pub async fn line_donation(
         Ok((StatusCode::CREATED, v))
     })
     .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    fund_id: String,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/bank-statements?fund_id=`: the statements imported for a fund in the caller's scope,
+/// newest first. They hold no personal data (the lines do, and are read through the
+/// reconciliation, which is logged).
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let limit = page_limit(q.limit)?;
+    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let fund = fund_in_scope(&state, &user, q.fund_id).await?;
+    let rows = state
+        .read(move |c| storage::bank::list(c, &fund.id, before.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |s| s.id.clone(),
+        |s| statement_view(&s),
+    )))
 }

@@ -60,7 +60,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     for path in CONSOLE_PAGES {
         cfg.route(path, web::get().to(console_page));
     }
-    cfg.route("/assets/{name}", web::get().to(asset));
+    // The scripts are text that shrinks to a third with gzip; the shells are tiny.
+    cfg.service(
+        web::resource("/assets/{name}")
+            .wrap(actix_web::middleware::Compress::default())
+            .route(web::get().to(asset)),
+    );
 }
 
 async fn public_page() -> HttpResponse {

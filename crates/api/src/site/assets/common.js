@@ -1,6 +1,6 @@
 // Shared by the public site and the staff console: strings in two languages, Vietnamese
 // formatting of amounts and dates, element building, API calls and their problem+json errors,
-// forms, and a small path router. No dependencies; no innerHTML (text goes in as text).
+// forms, and a small path router. No dependencies; text is inserted as text, never parsed as HTML.
 'use strict';
 
 const R = (() => {
@@ -306,8 +306,8 @@ const R = (() => {
 
   /**
    * Wires a form: on submit, clears errors, disables the submit button, awaits `handler(form)`,
-   * and shows its refusal. One idempotency key per form until it succeeds, so a retry after a
-   * lost answer is not a second write.
+   * and shows its refusal. One idempotency key per submission, kept when the answer was lost,
+   * so a retry is not a second write.
    */
   function onSubmit(form, handler) {
     form.noValidate = true;
@@ -322,6 +322,10 @@ const R = (() => {
         await handler(form, form.dataset.key);
         form.dataset.key = newKey();
       } catch (p) {
+        // A refusal (4xx) is final, and the API keeps some under the key: the corrected form is
+        // a new request. A lost answer or a server error keeps the key, so a retry is not a
+        // second write.
+        if (p instanceof Problem && p.status >= 400 && p.status < 500) form.dataset.key = newKey();
         showProblem(form, p);
       } finally {
         if (button) button.disabled = false;

@@ -114,9 +114,8 @@ const C = (() => {
         user = s.user;
         R.setCsrf(s.csrf_token);
       } catch (p) {
-        if (p.status !== 401) { R.page(t('site.name'), R.notice(R.problemText(p))); return; }
-        history.replaceState(null, '', '/console/login?next=' + encodeURIComponent(location.pathname + location.search));
-        loginPage();
+        // A 401 has already brought the login page (the onUnauthorized hook below).
+        if (p.status !== 401) R.page(t('site.name'), R.notice(R.problemText(p)));
         return;
       }
     }
