@@ -215,6 +215,14 @@ impl Browser {
             .is_ok_and(|v| !v.is_empty())
     }
 
+    /// Whether an element matches `css` now and is displayed.
+    pub async fn visible(&self, css: &str) -> bool {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
     /// The text of the first element matching `css` once `ok` holds for it, polling up to
     /// [`WAIT`]. No-break spaces read as spaces.
     pub async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {

@@ -160,7 +160,7 @@ async fn fund_manager_records_a_donation_seen_on_the_fund_page(b: Backend) {
     {
         web.select(form, "status", "received").await;
     }
-    if web.exists(&format!("{form} [name=\"donor.name\"]")).await {
+    if web.visible(&format!("{form} [name=\"donor.name\"]")).await {
         web.fill(form, "donor.name", "Nguyễn Văn An").await;
     }
     web.fill(form, "lines[0].amount", "2500000").await;
