@@ -13,7 +13,7 @@
       'lookup.title': 'Tra cứu khoản ủng hộ', 'lookup.label': 'Số biên nhận hoặc mã giao dịch ngân hàng',
       'lookup.hint': 'Ví dụ: BN-2026-000123 hoặc FT26001234567', 'lookup.submit': 'Tra cứu',
       'lookup.empty': 'Hãy nhập số biên nhận hoặc mã giao dịch.',
-      'lookup.none': 'Không tìm thấy khoản ủng hộ nào với mã “{q}”. Hãy kiểm tra lại mã (đúng chữ và số, không thừa khoảng trắng). Khoản vừa chuyển có thể cần vài ngày để quỹ ghi nhận.',
+      'lookup.none': 'Không tìm thấy khoản ủng hộ nào với mã “{q}”. Hãy kiểm tra lại mã; khoản vừa chuyển có thể cần vài ngày để quỹ ghi nhận.',
       'lookup.found': 'Tìm thấy {n} khoản ủng hộ với mã “{q}”.', 'lookup.share': 'Đường dẫn để chia sẻ',
       'funds.title': 'Các quỹ', 'funds.none': 'Chưa có quỹ nào.',
       'd.receipt': 'Số biên nhận', 'd.amount': 'Số tiền', 'd.goods': 'Hiện vật', 'd.date': 'Ngày nhận',
@@ -23,12 +23,12 @@
       'ch.cash': 'Tiền mặt', 'ch.bank_transfer': 'Chuyển khoản', 'ch.in_kind': 'Hiện vật',
       'fig.received': 'Đã tiếp nhận', 'fig.allocated': 'Đã phân bổ cho quỹ khác', 'fig.paid': 'Đã chi hỗ trợ',
       'fig.balance': 'Số dư hiện có', 'fig.reversed': 'trong đó đã hoàn trả {v}', 'fig.in': 'Nhận phân bổ từ quỹ khác: {v}',
-      'fig.reserved': 'đã duyệt chờ chi {v}; còn dùng được {a}', 'fig.count': '{n} khoản',
+      'fig.reserved': 'đã duyệt chờ chi {v}; còn dùng được {a}',
       'fig.donations': 'Số khoản ủng hộ', 'fig.goods': 'kèm hiện vật: {v}', 'fig.payments': 'Lượt chi',
       'fig.assessed': 'Hộ được đánh giá thiệt hại', 'fig.supported': 'Hộ được hỗ trợ',
       'chart.title': 'Biểu đồ (tiền, đồng)', 'chart.paid': 'Đã chi theo xã, phường (đồng)',
       'assets.title': 'Bảng kê theo loại tài sản', 'a.asset': 'Tài sản', 'a.opening': 'Số dư đầu',
-      'a.received': 'Tiếp nhận', 'a.reversed': 'Hoàn trả', 'a.in': 'Nhận phân bổ', 'a.out': 'Phân bổ đi',
+      'a.received': 'Tiếp nhận', 'a.reversed': 'Hoàn trả', 'a.allocated_in': 'Nhận phân bổ', 'a.allocated_out': 'Phân bổ đi',
       'a.paid': 'Đã chi', 'a.other': 'Khác', 'a.balance': 'Số dư', 'a.reserved': 'Chờ chi', 'a.available': 'Còn dùng được',
       'dl.title': 'Tải sao kê', 'dl.csv': 'Sao kê CSV (mở bằng Excel)', 'dl.json': 'Sao kê JSON (dữ liệu máy đọc)',
       'camp.title': 'Các cuộc vận động', 'camp.none': 'Quỹ chưa có cuộc vận động nào.',
@@ -45,7 +45,7 @@
       'c.basis': 'Tiền ủng hộ cho cuộc vận động được nhập vào tài khoản của quỹ, và quỹ chi hỗ trợ từ tài khoản chung, không tách theo từng cuộc vận động. Vì vậy số đã phân bổ, đã chi và số dư dưới đây là của cả quỹ.',
       'c.fundfig': '{f}: phân bổ, chi và số dư', 'c.flow': 'Tiền đi đâu',
       'c.donations': 'Các khoản ủng hộ gần nhất', 'c.payments': 'Các khoản chi hỗ trợ gần nhất của quỹ',
-      'c.shown': 'Hiển thị {n} trên tổng {c} khoản; tổng {v}.',
+      'c.shown': 'Hiển thị {n} trên tổng {c} khoản; đã nhận (không kể khoản đã hoàn trả): {v}.', 'c.shownp': 'Hiển thị {n} trên tổng {c} lượt chi; tổng {v}.',
       'p.name': 'Chủ hộ (viết tắt)', 'p.unit': 'Xã, phường', 'p.date': 'Ngày chi', 'p.what': 'Nội dung',
       'i.title': 'Sự cố', 'i.kind': 'Loại', 'i.start': 'Bắt đầu', 'i.end': 'Kết thúc', 'i.status': 'Tình trạng',
       'i.units': 'Địa bàn bị ảnh hưởng', 'i.open': 'Đang khắc phục', 'i.closed': 'Đã đóng',
@@ -71,7 +71,7 @@
       'lookup.title': 'Find a donation', 'lookup.label': 'Receipt number or bank transfer reference',
       'lookup.hint': 'For example BN-2026-000123 or FT26001234567', 'lookup.submit': 'Search',
       'lookup.empty': 'Type a receipt number or a bank reference.',
-      'lookup.none': 'No donation found with “{q}”. Check the reference (letters and digits, no extra spaces). A recent transfer may take a few days to be recorded.',
+      'lookup.none': 'No donation found with “{q}”. Check the reference; a recent transfer may take a few days to be recorded.',
       'lookup.found': '{n} donation(s) found with “{q}”.', 'lookup.share': 'Link to share',
       'funds.title': 'Funds', 'funds.none': 'No fund yet.',
       'd.receipt': 'Receipt number', 'd.amount': 'Amount', 'd.goods': 'Goods', 'd.date': 'Received on',
@@ -81,12 +81,12 @@
       'ch.cash': 'Cash', 'ch.bank_transfer': 'Bank transfer', 'ch.in_kind': 'Goods',
       'fig.received': 'Received', 'fig.allocated': 'Allocated to other funds', 'fig.paid': 'Paid in support',
       'fig.balance': 'Balance held', 'fig.reversed': 'of which returned {v}', 'fig.in': 'Allocated from other funds: {v}',
-      'fig.reserved': 'approved, awaiting payment {v}; available {a}', 'fig.count': '{n} items',
+      'fig.reserved': 'approved, awaiting payment {v}; available {a}',
       'fig.donations': 'Donations', 'fig.goods': 'and goods: {v}', 'fig.payments': 'Payments',
       'fig.assessed': 'Households assessed', 'fig.supported': 'Households supported',
       'chart.title': 'Chart (money, đồng)', 'chart.paid': 'Paid per commune (đồng)',
       'assets.title': 'Statement per asset', 'a.asset': 'Asset', 'a.opening': 'Opening',
-      'a.received': 'Received', 'a.reversed': 'Returned', 'a.in': 'Allocated in', 'a.out': 'Allocated out',
+      'a.received': 'Received', 'a.reversed': 'Returned', 'a.allocated_in': 'Allocated in', 'a.allocated_out': 'Allocated out',
       'a.paid': 'Paid', 'a.other': 'Other', 'a.balance': 'Balance', 'a.reserved': 'Reserved', 'a.available': 'Available',
       'dl.title': 'Download the statement', 'dl.csv': 'Statement as CSV (opens in Excel)', 'dl.json': 'Statement as JSON (machine-readable)',
       'camp.title': 'Campaigns', 'camp.none': 'The fund has no campaign yet.',
@@ -103,7 +103,7 @@
       'c.basis': 'Donations to a campaign go into the fund’s accounts, and the fund pays support from them as a whole, not per campaign. So what was allocated, paid and is held below is the whole fund’s.',
       'c.fundfig': '{f}: allocated, paid and held', 'c.flow': 'Where the money went',
       'c.donations': 'Most recent donations', 'c.payments': 'Most recent support paid by the fund',
-      'c.shown': 'Showing {n} of {c}; total {v}.',
+      'c.shown': 'Showing {n} of {c}; received (not counting those returned): {v}.', 'c.shownp': 'Showing {n} of {c} payments; total {v}.',
       'p.name': 'Head of household (shortened)', 'p.unit': 'Commune', 'p.date': 'Paid on', 'p.what': 'What',
       'i.title': 'Incident', 'i.kind': 'Kind', 'i.start': 'Started', 'i.end': 'Ended', 'i.status': 'Status',
       'i.units': 'Areas affected', 'i.open': 'Ongoing', 'i.closed': 'Closed',
@@ -111,29 +111,21 @@
       'i.benefnote': 'Names are shortened (family name kept, other words reduced to their initial).',
       'i.load': 'Show the list for {u}', 'i.more': 'Show more', 'i.nobody': 'No household paid yet.',
       'foot': 'Figures come straight from the funds’ ledger through the public API (/v1/public). Every figure on a page equals the one the API gives.',
-      'k.typhoon': 'Typhoon', 'k.flood': 'Flood', 'k.flash_flood': 'Flash flood', 'k.landslide': 'Landslide',
-      'k.drought': 'Drought', 'k.saltwater_intrusion': 'Saltwater intrusion', 'k.fire': 'Fire', 'k.crop_failure': 'Crop failure',
-      'k.epidemic': 'Epidemic', 'k.work_accident': 'Work accident', 'k.traffic_accident': 'Traffic accident',
-      'k.domestic_violence': 'Domestic violence', 'k.trafficking': 'Trafficking', 'k.other': 'Other',
-      'cat.food': 'food', 'cat.water': 'water', 'cat.medicine': 'medicine', 'cat.essentials': 'essentials',
-      'cat.severe_injury': 'severe injury', 'cat.funeral': 'funeral', 'cat.house_collapsed': 'house collapsed',
-      'cat.house_severely_damaged': 'house severely damaged', 'cat.house_relocation': 'house relocation',
-      'cat.evacuation': 'evacuation', 'cat.shelter': 'shelter', 'cat.sanitation': 'sanitation',
-      'cat.seeds': 'seeds', 'cat.livestock': 'livestock', 'cat.tools': 'tools',
-      'cat.public_works': 'public works', 'cat.other': 'other',
     },
   });
 
   const get = (path) => R.api('GET', path);
+  /** A category or kind by its code: Vietnamese from the strings; in English the code itself. */
+  const cat = (c) => (R.lang === 'en' ? c.replace(/_/g, ' ') : t('cat.' + c));
+  const kind = (c) => (R.lang === 'en' ? cat(c).replace(/^./, (x) => x.toUpperCase()) : t('k.' + c));
   const enc = encodeURIComponent;
-  const nb = (s) => s.replace(/ (\S+)$/, '\u00a0$1'); // the unit stays with its number
-  const money = (v) => nb(R.fmtMoney(v));
+  const money = (v) => R.fmtMoney(v);
   /** An amount of one asset: đồng as 1.500.000 ₫, goods with their unit (250,5 kg). */
-  const amount = (l) => nb(l.asset === 'VND' ? R.fmtMoney(l.amount) : R.fmtMoney(l.amount, l.unit || l.asset));
+  const amount = (l) => (l.asset === 'VND' ? R.fmtMoney(l.amount) : R.fmtMoney(l.amount, l.unit || l.asset));
   /** The goods lines (not đồng) of a list of lines, formatted, with their category if any. */
   const goods = (lines) => (lines || []).filter((l) => l.asset !== 'VND')
-    .map((l) => amount(l) + (l.category ? ` (${t('cat.' + l.category)})` : '')).join('; ') || t('none');
-  const what = (lines) => (lines || []).map((l) => `${t('cat.' + l.category)}: ${amount(l)}`).join('; ');
+    .map((l) => amount(l) + (l.category ? ` (${cat(l.category)})` : '')).join('; ') || t('none');
+  const what = (lines) => (lines || []).map((l) => `${cat(l.category)}: ${amount(l)}`).join('; ');
   const vndOf = (rows) => (rows || []).find((a) => a.asset === 'VND');
   const unitName = (u) => (u ? (u.name ? `${u.name} (${u.code})` : u.code) : t('none'));
   const fundLink = (f) => (f ? h('a', { href: `/funds/${enc(f.id)}` }, f.name) : t('none'));
@@ -141,6 +133,17 @@
   /** The page being drawn: a slow answer for a page already left is dropped. */
   let drawing = 0;
   const stale = (n) => n !== drawing;
+
+  /** The answers of `paths` for page `n`, or null (the page was left, or shows the refusal). */
+  async function load(n, title, ...paths) {
+    try {
+      const r = await Promise.all(paths.map(get));
+      return stale(n) ? null : r;
+    } catch (p) {
+      if (!stale(n)) R.page(title, R.notice(R.problemText(p)));
+      return null;
+    }
+  }
 
   function header() {
     R.render(document.getElementById('top'), h('a.brand', { href: '/' }, t('site.name')), R.langSwitch());
@@ -193,8 +196,7 @@
   /** The per-asset statement, every column the API gives. */
   function assetTable(rows) {
     const cols = ['opening', 'received', 'reversed', 'allocated_in', 'allocated_out', 'paid', 'other', 'balance', 'reserved', 'available'];
-    const heads = ['a.opening', 'a.received', 'a.reversed', 'a.in', 'a.out', 'a.paid', 'a.other', 'a.balance', 'a.reserved', 'a.available'];
-    return R.table(t('assets.title'), [t('a.asset'), ...heads.map((k) => t(k))],
+    return R.table(t('assets.title'), [t('a.asset'), ...cols.map((c) => t('a.' + c))],
       rows.map((a) => [`${a.asset} (${a.unit})`, ...cols.map((c) => R.fmtNumber(a[c]))]), cols.map((_, i) => i + 1));
   }
 
@@ -243,8 +245,7 @@
       const cards = funds.map((f) => {
         const figs = h('div', t('loading'));
         get(`/v1/public/funds/${enc(f.id)}/statement`).then((st) => {
-          const v = vndOf(st.assets) || { received: '0', paid: '0', balance: '0' };
-          R.render(figs, dl([[t('fig.received'), money(v.received)], [t('fig.paid'), money(v.paid)], [t('fig.balance'), money(v.balance)]]));
+          R.render(figs, dl(fundFigures(vndOf(st.assets)).map((f) => [f[1], f[2]])));
         }, (p) => R.render(figs, R.notice(R.problemText(p))));
         return h('li.card', h('h3', h('a.fund-link', { href: `/funds/${enc(f.id)}` }, f.name)),
           h('p.muted', t('fund.unit', { u: unitName(f.unit) })), figs);
@@ -295,20 +296,16 @@
   // ---- A fund: figures, chart, statement, campaigns, allocations, communes, incidents.
   async function fund(id) {
     const n = drawing;
-    let st;
-    try { st = await get(`/v1/public/funds/${enc(id)}/statement`); } catch (p) {
-      if (!stale(n)) R.page(t('fund.title'), R.notice(R.problemText(p)));
-      return;
-    }
-    if (stale(n)) return;
+    const [st] = (await load(n, t('fund.title'), `/v1/public/funds/${enc(id)}/statement`)) || [];
+    if (!st) return;
     const v = vndOf(st.assets);
     const f = v || { received: '0', allocated_out: '0', paid: '0', balance: '0' };
     const base = `/v1/public/funds/${enc(id)}/statement`;
     const allocs = (st.allocations && st.allocations.items) || [];
     R.page(st.fund.name,
       h('p.muted', t('fund.unit', { u: unitName(st.fund.unit) })),
-      figures([...fundFigures(v),
-        [null, t('fig.donations'), R.fmtNumber(st.donations_received.count), money(st.donations_received.total_vnd)],
+      figures(fundFigures(v)),
+      figures([[null, t('fig.donations'), R.fmtNumber(st.donations_received.count), money(st.donations_received.total_vnd)],
         [null, t('fig.payments'), R.fmtNumber(st.disbursements_paid.count), money(st.disbursements_paid.total_vnd)]]),
       chart(t('chart.title'), [[t('fig.received'), f.received, 'bar-received'], [t('fig.allocated'), f.allocated_out, 'bar-allocated'],
         [t('fig.paid'), f.paid, 'bar-paid'], [t('fig.balance'), f.balance, 'bar-balance']]),
@@ -318,7 +315,7 @@
       h('h2', t('alloc.title')), allocTable(allocs),
       h('h2', t('com.title')), communeTable(st.communes || []),
       h('h2', t('inc.list')), (st.incidents || []).length
-        ? h('ul', st.incidents.map((i) => h('li', h('a', { href: `/incidents/${enc(i.id)}` }, i.name), ` · ${t('k.' + i.kind)} · ${R.fmtDate(i.started_at)}`)))
+        ? h('ul', st.incidents.map((i) => h('li', h('a', { href: `/incidents/${enc(i.id)}` }, i.name), ` · ${kind(i.kind)} · ${R.fmtDate(i.started_at)}`)))
         : h('p', t('inc.none')));
   }
 
@@ -347,20 +344,14 @@
   // ---- A campaign: its statement, then where the money went (its fund's flow).
   async function campaign(id) {
     const n = drawing;
-    let st, flow;
-    try {
-      [st, flow] = await Promise.all([get(`/v1/public/campaigns/${enc(id)}/statement`), get(`/v1/public/campaigns/${enc(id)}/flow?limit=100`)]);
-    } catch (p) {
-      if (!stale(n)) R.page(t('c.title'), R.notice(R.problemText(p)));
-      return;
-    }
-    if (stale(n)) return;
+    const [st, flow] = (await load(n, t('c.title'), `/v1/public/campaigns/${enc(id)}/statement`, `/v1/public/campaigns/${enc(id)}/flow?limit=100`)) || [];
+    if (!st) return;
     const c = st.campaign;
     const got = vndOf(st.received) || { received: '0', reversed: '0' };
     const fs = st.fund_statement;
     const fv = vndOf(fs.assets);
     const zero = (x) => /^0(\.0*)?$/.test(String(x));
-    const shown = (list, total) => h('p.muted', t('c.shown', { n: list.length, c: R.fmtNumber(total.count), v: money(total.total_vnd) }));
+    const shown = (list, total, key) => h('p.muted', t(key, { n: list.length, c: R.fmtNumber(total.count), v: money(total.total_vnd) }));
     R.page(c.name,
       dl([
         [t('c.fund'), fundLink(st.fund)],
@@ -379,16 +370,15 @@
       h('h2', t('c.fundfig', { f: st.fund.name })),
       h('p.notice.info', t('c.basis')),
       figures(fundFigures(fv, true)),
-      assetTable(fs.assets),
       h('h2', t('c.flow')),
       h('h3', t('c.donations')),
-      shown(flow.donations.items, flow.donations),
+      shown(flow.donations.items, flow.donations, 'c.shown'),
       R.table(t('c.donations'), [t('d.date'), t('d.receipt'), t('d.donor'), t('d.amount'), t('d.status')],
         flow.donations.items.map((d) => [R.fmtDate(d.received_on), h('a', { href: `/?q=${enc(d.receipt_no || '')}` }, d.receipt_no || t('none')),
           d.donor.name, money(d.total_vnd), d.status === 'reversed' ? t('st.reversed', { d: R.fmtDate(d.reversed_on) }) : t('st.received')]), [3]),
       h('h3', t('alloc.title')), allocTable(flow.allocations.items),
       h('h3', t('c.payments')),
-      shown(flow.payments.items, flow.payments),
+      shown(flow.payments.items, flow.payments, 'c.shownp'),
       paymentTable(t('c.payments'), flow.payments.items, true));
   }
 
@@ -401,17 +391,13 @@
   // ---- An incident: what was done, per commune, with the masked beneficiary lists.
   async function incident(id) {
     const n = drawing;
-    let inc;
-    try { inc = await get(`/v1/public/incidents/${enc(id)}`); } catch (p) {
-      if (!stale(n)) R.page(t('i.title'), R.notice(R.problemText(p)));
-      return;
-    }
-    if (stale(n)) return;
+    const [inc] = (await load(n, t('i.title'), `/v1/public/incidents/${enc(id)}`)) || [];
+    if (!inc) return;
     const lists = h('div');
     const goodsPaid = (inc.paid || []).filter((l) => l.asset !== 'VND');
     R.page(inc.name,
       dl([
-        [t('i.kind'), t('k.' + inc.kind)],
+        [t('i.kind'), kind(inc.kind)],
         [t('i.start'), R.fmtDate(inc.started_at)],
         inc.ended_at ? [t('i.end'), R.fmtDate(inc.ended_at)] : null,
         [t('i.status'), t(inc.status === 'closed' ? 'i.closed' : 'i.open')],
