@@ -187,10 +187,10 @@
     return h('dl.facts', pairs.filter(Boolean).map(([k, v]) => [h('dt', k), h('dd', v)]));
   }
 
-  function downloads(base) {
+  function downloads(base, name) {
     return [h('h2', t('dl.title')), h('ul.downloads',
-      h('li', h('a.download-csv', { href: `${base}?format=csv`, download: '' }, t('dl.csv'))),
-      h('li', h('a.download-json', { href: `${base}?format=json`, download: '' }, t('dl.json'))))];
+      h('li', h('a.download-csv', { href: `${base}?format=csv`, download: `${name}.csv` }, t('dl.csv'))),
+      h('li', h('a.download-json', { href: `${base}?format=json`, download: `${name}.json` }, t('dl.json'))))];
   }
 
   /** The per-asset statement, every column the API gives. */
@@ -211,6 +211,14 @@
       ['paid', t('fig.paid'), money(f.paid)],
       ['balance', t('fig.balance'), money(f.balance), zero(f.reserved) ? null : t('fig.reserved', { v: money(f.reserved), a: money(f.available) })],
     ].filter(Boolean);
+  }
+
+  /** Rows of a CSV statement as objects keyed by its header (fields may be quoted). */
+  function csvRows(text) {
+    const split = (line) => [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(?:,|$)/g)].slice(0, -1)
+      .map((m) => m[1].replace(/^"|"$/g, '').replace(/""/g, '"'));
+    const [head, ...rows] = String(text).split('\r\n').filter(Boolean).map(split);
+    return rows.map((r) => Object.fromEntries(head.map((k, i) => [k, r[i]])));
   }
 
   // ---- Home: what the site is, the lookup, the funds.
@@ -244,8 +252,10 @@
       if (!funds.length) { R.render(fundList, h('p', t('funds.none'))); return; }
       const cards = funds.map((f) => {
         const figs = h('div', t('loading'));
-        get(`/v1/public/funds/${enc(f.id)}/statement`).then((st) => {
-          R.render(figs, dl(fundFigures(vndOf(st.assets)).map((f) => [f[1], f[2]])));
+        // The CSV statement: the same per-asset figures as the JSON one, without its lists
+        // (campaigns, allocations, payments per commune), which a card does not need.
+        get(`/v1/public/funds/${enc(f.id)}/statement?format=csv`).then((csv) => {
+          R.render(figs, dl(fundFigures(vndOf(csvRows(csv))).map((x) => [x[1], x[2]])));
         }, (p) => R.render(figs, R.notice(R.problemText(p))));
         return h('li.card', h('h3', h('a.fund-link', { href: `/funds/${enc(f.id)}` }, f.name)),
           h('p.muted', t('fund.unit', { u: unitName(f.unit) })), figs);
@@ -310,7 +320,7 @@
       chart(t('chart.title'), [[t('fig.received'), f.received, 'bar-received'], [t('fig.allocated'), f.allocated_out, 'bar-allocated'],
         [t('fig.paid'), f.paid, 'bar-paid'], [t('fig.balance'), f.balance, 'bar-balance']]),
       h('h2', t('assets.title')), assetTable(st.assets),
-      downloads(base),
+      downloads(base, `sao-ke-quy-${id}`),
       h('h2', t('camp.title')), campaignList(st.campaigns || []),
       h('h2', t('alloc.title')), allocTable(allocs),
       h('h2', t('com.title')), communeTable(st.communes || []),
@@ -366,7 +376,7 @@
       (st.received || []).some((r) => r.asset !== 'VND')
         ? R.table(t('c.received'), [t('a.asset'), t('a.received'), t('a.reversed')],
           st.received.map((r) => [`${r.asset} (${r.unit})`, R.fmtNumber(r.received), R.fmtNumber(r.reversed)]), [1, 2]) : null,
-      downloads(`/v1/public/campaigns/${enc(id)}/statement`),
+      downloads(`/v1/public/campaigns/${enc(id)}/statement`, `sao-ke-van-dong-${id}`),
       h('h2', t('c.fundfig', { f: st.fund.name })),
       h('p.notice.info', t('c.basis')),
       figures(fundFigures(fv, true)),
