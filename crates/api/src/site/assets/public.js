@@ -9,12 +9,11 @@
     vi: {
       'site.name': 'Minh bạch quỹ cứu trợ', 'home.title': 'Tiền cứu trợ đi đâu',
       'home.intro': 'Trang này công khai số tiền và hàng các quỹ cứu trợ đã nhận, đã phân bổ, đã chi cho từng xã, phường và số còn lại, theo sổ sách của quỹ. Tên người được hỗ trợ được viết tắt; không có số điện thoại, địa chỉ hay giấy tờ tùy thân.',
-      'home.intro2': 'Bạn đã ủng hộ? Nhập số biên nhận hoặc mã giao dịch ngân hàng để xem khoản ủng hộ của mình đã được ghi nhận.',
       'lookup.title': 'Tra cứu khoản ủng hộ', 'lookup.label': 'Số biên nhận hoặc mã giao dịch ngân hàng',
       'lookup.hint': 'Ví dụ: BN-2026-000123 hoặc FT26001234567', 'lookup.submit': 'Tra cứu',
       'lookup.empty': 'Hãy nhập số biên nhận hoặc mã giao dịch.',
       'lookup.none': 'Không tìm thấy khoản ủng hộ nào với mã “{q}”. Hãy kiểm tra lại mã; khoản vừa chuyển có thể cần vài ngày để quỹ ghi nhận.',
-      'lookup.found': 'Tìm thấy {n} khoản ủng hộ với mã “{q}”.', 'lookup.share': 'Đường dẫn để chia sẻ',
+      'lookup.found': 'Tìm thấy {n} khoản ủng hộ với mã “{q}”.',
       'funds.title': 'Các quỹ', 'funds.none': 'Chưa có quỹ nào.',
       'd.receipt': 'Số biên nhận', 'd.amount': 'Số tiền', 'd.goods': 'Hiện vật', 'd.date': 'Ngày nhận',
       'd.fund': 'Quỹ', 'd.campaign': 'Cuộc vận động', 'd.donor': 'Người ủng hộ', 'd.channel': 'Hình thức',
@@ -52,7 +51,7 @@
       'i.communes': 'Hỗ trợ theo xã, phường', 'i.benef': 'Danh sách hộ được hỗ trợ',
       'i.benefnote': 'Tên chủ hộ được viết tắt (giữ họ, các chữ sau chỉ còn chữ cái đầu).',
       'i.load': 'Xem danh sách {u}', 'i.more': 'Xem thêm', 'i.nobody': 'Chưa có hộ nào được chi.',
-      'foot': 'Số liệu lấy trực tiếp từ sổ sách của quỹ qua API công khai (/v1/public). Mỗi con số trên trang bằng con số API trả về.',
+      'foot': 'Số liệu lấy trực tiếp từ sổ sách của quỹ qua API công khai (/v1/public).',
       'k.typhoon': 'Bão', 'k.flood': 'Lũ, lụt', 'k.flash_flood': 'Lũ quét', 'k.landslide': 'Sạt lở đất',
       'k.drought': 'Hạn hán', 'k.saltwater_intrusion': 'Xâm nhập mặn', 'k.fire': 'Cháy', 'k.crop_failure': 'Mất mùa',
       'k.epidemic': 'Dịch bệnh', 'k.work_accident': 'Tai nạn lao động', 'k.traffic_accident': 'Tai nạn giao thông',
@@ -67,12 +66,11 @@
     en: {
       'site.name': 'Relief fund transparency', 'home.title': 'Where the relief money went',
       'home.intro': 'This site shows what the relief funds received in money and goods, what they allocated, what they paid to each commune and what they still hold, from the funds’ own ledger. Names of people supported are shortened; no phone numbers, addresses or ID papers are shown.',
-      'home.intro2': 'Did you donate? Type your receipt number or bank transfer reference to see that your donation was recorded.',
       'lookup.title': 'Find a donation', 'lookup.label': 'Receipt number or bank transfer reference',
       'lookup.hint': 'For example BN-2026-000123 or FT26001234567', 'lookup.submit': 'Search',
       'lookup.empty': 'Type a receipt number or a bank reference.',
       'lookup.none': 'No donation found with “{q}”. Check the reference; a recent transfer may take a few days to be recorded.',
-      'lookup.found': '{n} donation(s) found with “{q}”.', 'lookup.share': 'Link to share',
+      'lookup.found': '{n} donation(s) found with “{q}”.',
       'funds.title': 'Funds', 'funds.none': 'No fund yet.',
       'd.receipt': 'Receipt number', 'd.amount': 'Amount', 'd.goods': 'Goods', 'd.date': 'Received on',
       'd.fund': 'Fund', 'd.campaign': 'Campaign', 'd.donor': 'Donor', 'd.channel': 'Channel',
@@ -110,7 +108,7 @@
       'i.communes': 'Support per commune', 'i.benef': 'Households supported',
       'i.benefnote': 'Names are shortened (family name kept, other words reduced to their initial).',
       'i.load': 'Show the list for {u}', 'i.more': 'Show more', 'i.nobody': 'No household paid yet.',
-      'foot': 'Figures come straight from the funds’ ledger through the public API (/v1/public). Every figure on a page equals the one the API gives.',
+      'foot': 'Figures come straight from the funds’ ledger through the public API (/v1/public).',
     },
   });
 
@@ -237,7 +235,7 @@
     });
     const fundList = h('div', h('p', t('loading')));
     R.page(t('home.title'), h('p.lead', t('home.intro')),
-      h('section', { 'aria-labelledby': 'lookup-h' }, h('h2#lookup-h', t('lookup.title')), h('p', t('home.intro2')), form, result),
+      h('section', { 'aria-labelledby': 'lookup-h' }, h('h2#lookup-h', t('lookup.title')), form, result),
       h('section', { 'aria-labelledby': 'funds-h' }, h('h2#funds-h', t('funds.title')), fundList));
     if (q) lookup(q.trim(), result);
     try {
@@ -299,8 +297,7 @@
           [t('d.donor'), d.donor.name],
           [t('d.channel'), t('ch.' + d.channel)],
           [t('d.status'), h('span.status', d.status === 'reversed' ? t('st.reversed', { d: R.fmtDate(d.reversed_on) }) : t('st.received'))],
-        ]))),
-      h('p.muted', `${t('lookup.share')}: `, h('a', { href: `/?q=${enc(q)}` }, `${location.origin}/?q=${q}`)));
+        ]))));
   }
 
   // ---- A fund: figures, chart, statement, campaigns, allocations, communes, incidents.
@@ -354,7 +351,7 @@
   // ---- A campaign: its statement, then where the money went (its fund's flow).
   async function campaign(id) {
     const n = drawing;
-    const [st, flow] = (await load(n, t('c.title'), `/v1/public/campaigns/${enc(id)}/statement`, `/v1/public/campaigns/${enc(id)}/flow?limit=100`)) || [];
+    const [st, flow] = (await load(n, t('c.title'), `/v1/public/campaigns/${enc(id)}/statement`, `/v1/public/campaigns/${enc(id)}/flow?limit=20`)) || [];
     if (!st) return;
     const c = st.campaign;
     const got = vndOf(st.received) || { received: '0', reversed: '0' };
@@ -433,8 +430,8 @@
       const box = h('div');
       const name = c.unit.name || c.unit.code;
       R.append(lists, [h('section.commune', { 'data-unit': c.unit.code }, h('h3', name), box)]);
-      // The first ten communes load at once; the others on request (one call each).
-      if (i < 10) beneficiaries(id, c.unit, box, null, [], n);
+      // The first two communes load at once, the others on request: pages stay small.
+      if (i < 2) beneficiaries(id, c.unit, box, null, [], n);
       else {
         R.append(box, [h('button.secondary', { type: 'button', on: { click: (ev) => { ev.target.remove(); beneficiaries(id, c.unit, box, null, [], n); } } }, t('i.load', { u: name }))]);
       }
@@ -445,7 +442,7 @@
   async function beneficiaries(id, unit, box, cursor, shown, n) {
     let page;
     try {
-      page = await get(`/v1/public/incidents/${enc(id)}/beneficiaries?unit=${enc(unit.code)}&edition=${enc(unit.edition)}&limit=100${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+      page = await get(`/v1/public/incidents/${enc(id)}/beneficiaries?unit=${enc(unit.code)}&edition=${enc(unit.edition)}&limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
     } catch (p) {
       if (!stale(n)) R.append(box, [R.notice(R.problemText(p))]);
       return;
