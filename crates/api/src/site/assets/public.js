@@ -211,6 +211,16 @@
     ].filter(Boolean);
   }
 
+  /** GET that waits and tries again (three times) when the rate limit answers 429. */
+  async function patient(path) {
+    for (let i = 0; ; i++) {
+      try { return await get(path); } catch (p) {
+        if (!(p instanceof R.Problem) || p.status !== 429 || i >= 3) throw p;
+        await new Promise((ok) => setTimeout(ok, 1500 * (i + 1)));
+      }
+    }
+  }
+
   /** Rows of a CSV statement as objects keyed by its header (fields may be quoted). */
   function csvRows(text) {
     const split = (line) => [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(?:,|$)/g)].slice(0, -1)
@@ -248,17 +258,22 @@
       } while (cursor && funds.length < 1000);
       if (stale(n)) return;
       if (!funds.length) { R.render(fundList, h('p', t('funds.none'))); return; }
+      const jobs = [];
       const cards = funds.map((f) => {
         const figs = h('div', t('loading'));
         // The CSV statement: the same per-asset figures as the JSON one, without its lists
         // (campaigns, allocations, payments per commune), which a card does not need.
-        get(`/v1/public/funds/${enc(f.id)}/statement?format=csv`).then((csv) => {
+        jobs.push(() => (stale(n) ? null : patient(`/v1/public/funds/${enc(f.id)}/statement?format=csv`).then((csv) => {
           R.render(figs, dl(fundFigures(vndOf(csvRows(csv))).map((x) => [x[1], x[2]])));
-        }, (p) => R.render(figs, R.notice(R.problemText(p))));
+        }, (p) => R.render(figs, R.notice(R.problemText(p))))));
         return h('li.card', h('h3', h('a.fund-link', { href: `/funds/${enc(f.id)}` }, f.name)),
           h('p.muted', t('fund.unit', { u: unitName(f.unit) })), figs);
       });
       R.render(fundList, h('ul.cards', cards));
+      // Four at a time: a province has many funds, and the public API limits each address.
+      let next = 0;
+      const worker = async () => { while (next < jobs.length) await jobs[next++](); };
+      await Promise.all([1, 2, 3, 4].map(worker));
     } catch (p) {
       if (!stale(n)) R.render(fundList, R.notice(R.problemText(p)));
     }
