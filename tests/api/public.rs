@@ -489,6 +489,22 @@ async fn statements_equal_the_ledger_and_name_no_one(b: Backend) {
             "paid_total_vnd": "2000000",
         }])
     );
+    let per_commune: i64 = st["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["paid_total_vnd"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        per_commune.to_string(),
+        st["disbursements_paid"]["total_vnd"]
+    );
     let incidents = st["incidents"].as_array().unwrap();
     assert_eq!(incidents.len(), 1, "{st}");
     assert_eq!(incidents[0]["id"], w.incident);

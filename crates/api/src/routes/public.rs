@@ -20,8 +20,8 @@ use domain::text::mask_name;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use storage::public::{
-    ExecutedAllocation, FundInfo, Movement, PaidDisbursement, PaidFilter, PublicDonation,
-    Reference, Tally,
+    CommunePaid, ExecutedAllocation, FundInfo, Movement, PaidDisbursement, PaidFilter,
+    PublicDonation, Reference, Tally,
 };
 use storage::DbConnection;
 
@@ -418,7 +418,7 @@ struct FundLists {
     campaigns: Vec<storage::campaigns::CampaignRow>,
     allocations: Vec<ExecutedAllocation>,
     others: HashMap<String, FundInfo>,
-    paid: Vec<PaidDisbursement>,
+    communes: Vec<CommunePaid>,
     unit_names: HashMap<(i32, String), String>,
     incidents: Vec<storage::relief::IncidentRow>,
 }
@@ -427,21 +427,17 @@ fn fund_lists(c: &mut DbConnection, fund_id: &str) -> Result<FundLists, storage:
     let campaigns = storage::campaigns::list_for_fund(c, fund_id)?;
     let allocations = storage::public::executed_allocations(c, fund_id, STATEMENT_ALLOCATIONS)?;
     let others = counterparts(c, fund_id, &allocations)?;
-    let paid = storage::public::paid(
+    let communes = storage::public::paid_by_commune(c, fund_id)?;
+    let unit_names = unit_names(
         c,
-        &PaidFilter {
-            fund_id: Some(fund_id.to_owned()),
-            ..PaidFilter::default()
-        },
+        communes
+            .iter()
+            .map(|p| (p.unit_edition, p.unit_code.clone())),
     )?;
-    let units: BTreeSet<(i32, String)> = paid
+    let paid_incidents = storage::public::paid_incidents(c, fund_id)?;
+    let incident_ids: BTreeSet<&str> = paid_incidents
         .iter()
-        .map(|p| (p.unit_edition, p.unit_code.clone()))
-        .collect();
-    let unit_names = unit_names(c, units)?;
-    let incident_ids: BTreeSet<&str> = paid
-        .iter()
-        .filter_map(|p| p.row.incident_id.as_deref())
+        .map(String::as_str)
         .chain(campaigns.iter().filter_map(|k| k.incident_id.as_deref()))
         .collect();
     let mut incidents = Vec::new();
@@ -456,7 +452,7 @@ fn fund_lists(c: &mut DbConnection, fund_id: &str) -> Result<FundLists, storage:
         campaigns,
         allocations,
         others,
-        paid,
+        communes,
         unit_names,
         incidents,
     })
@@ -467,27 +463,20 @@ fn fund_lists_view(
     fund_id: &str,
     l: &FundLists,
     assets: &Assets,
-) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    let mut communes: BTreeMap<(i32, String), Support> = BTreeMap::new();
-    for p in &l.paid {
-        communes
-            .entry((p.unit_edition, p.unit_code.clone()))
-            .or_default()
-            .add_payment(p)?;
-    }
-    let communes: Vec<serde_json::Value> = communes
+) -> serde_json::Map<String, serde_json::Value> {
+    let communes: Vec<serde_json::Value> = l
+        .communes
         .iter()
-        .map(|((e, c), s)| {
-            let mut v = s.view(assets);
-            if let Some(o) = v.as_object_mut() {
-                o.remove("households_assessed");
-                o.insert(
-                    "unit".into(),
-                    serde_json::json!({"edition": e, "code": c,
-                        "name": l.unit_names.get(&(*e, c.clone()))}),
-                );
-            }
-            v
+        .map(|p| {
+            let unit = (p.unit_edition, p.unit_code.clone());
+            serde_json::json!({
+                "unit": {"edition": p.unit_edition, "code": p.unit_code,
+                    "name": l.unit_names.get(&unit)},
+                "households_supported": p.households,
+                "disbursements_paid": p.disbursements,
+                "paid": lines_view(assets, p.lines.iter().map(|(a, v)| (None, a.as_str(), *v))),
+                "paid_total_vnd": p.total_vnd.to_string(),
+            })
         })
         .collect();
     let mut out = serde_json::Map::new();
@@ -512,7 +501,7 @@ fn fund_lists_view(
             })
             .collect(),
     );
-    Ok(out)
+    out
 }
 
 // ---------------------------------------------------------------- funds
@@ -569,7 +558,7 @@ pub async fn fund_statement(
         Format::Json => {
             let mut v = fund_statement_view(&data, &assets);
             if let (Some(o), Some(l)) = (v.as_object_mut(), &lists) {
-                o.extend(fund_lists_view(&data.fund.id, l, &assets)?);
+                o.extend(fund_lists_view(&data.fund.id, l, &assets));
             }
             json(&req, &v)
         }
