@@ -452,6 +452,63 @@ async fn statements_equal_the_ledger_and_name_no_one(b: Backend) {
         st["disbursements_paid"],
         json!({"count": 1, "total_vnd": "2000000"})
     );
+    // What the fund's page lists besides its figures: campaigns, allocation rounds (newest
+    // first), what was paid per commune, and the incidents it paid for.
+    let campaigns = st["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 1, "{st}");
+    assert_eq!(campaigns[0]["id"], w.campaign);
+    assert_eq!(campaigns[0]["appeal_ref"], "45/TB-MTTQ");
+    let rounds: Vec<(&str, &str, &str)> = st["allocations"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["direction"].as_str().unwrap(),
+                a["counterpart"]["id"].as_str().unwrap(),
+                a["total_vnd"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rounds,
+        [
+            ("out", w.province.as_str(), "1000000"),
+            ("in", w.province.as_str(), "20000000")
+        ]
+    );
+    assert_eq!(
+        st["communes"],
+        json!([{
+            "unit": {"edition": 2025, "code": QN, "name": "Phường Quy Nhơn"},
+            "households_supported": 1, "disbursements_paid": 1,
+            "paid": [
+                {"asset": "RICE_KG", "unit": "kg", "amount": "50.000"},
+                {"asset": "VND", "unit": "đồng", "amount": "2000000"},
+            ],
+            "paid_total_vnd": "2000000",
+        }])
+    );
+    let per_commune: i64 = st["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["paid_total_vnd"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        per_commune.to_string(),
+        st["disbursements_paid"]["total_vnd"]
+    );
+    let incidents = st["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{st}");
+    assert_eq!(incidents[0]["id"], w.incident);
+    assert_eq!(incidents[0]["name"], "Lũ tháng 11");
 
     // The same figures as the staff balances, for both funds.
     for fund in [&w.fund, &w.province] {
@@ -525,7 +582,11 @@ async fn statements_equal_the_ledger_and_name_no_one(b: Backend) {
         cs["donations_received"],
         json!({"count": 2, "total_vnd": "3500000"})
     );
-    assert_eq!(cs["fund_statement"], st);
+    // The fund's figures; the lists stay on the fund's own statement.
+    for k in ["fund", "assets", "donations_received", "disbursements_paid"] {
+        assert_eq!(cs["fund_statement"][k], st[k], "{k}");
+    }
+    assert_eq!(cs["fund_statement"]["campaigns"], Value::Null);
     let (h, csv) = p
         .text(&format!(
             "/v1/public/campaigns/{}/statement?format=csv",

@@ -432,6 +432,95 @@ pub fn paid(conn: &mut DbConnection, f: &PaidFilter) -> Result<Vec<PaidDisbursem
         .collect()
 }
 
+/// What a fund paid to the households of one commune.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommunePaid {
+    pub unit_edition: i32,
+    pub unit_code: String,
+    pub households: i64,
+    pub disbursements: i64,
+    pub total_vnd: i64,
+    /// Per asset, in asset order: (asset, minor units).
+    pub lines: Vec<(String, i64)>,
+}
+
+/// What the fund paid per commune of the households, in unit order: grouped in the database,
+/// so that a fund with many payouts is read as one row per commune.
+pub fn paid_by_commune(
+    conn: &mut DbConnection,
+    fund_id: &str,
+) -> Result<Vec<CommunePaid>, StoreError> {
+    let on_household = households::id.eq(disbursements::household_id);
+    let heads: Vec<(i32, String, i64, i64, i64)> = disbursements::table
+        .inner_join(households::table.on(on_household))
+        .filter(disbursements::fund_id.eq(fund_id))
+        .filter(disbursements::status.eq("paid"))
+        .group_by((households::unit_edition, households::unit_code))
+        .select((
+            households::unit_edition,
+            households::unit_code,
+            sql::<BigInt>("COUNT(DISTINCT disbursements.household_id)"),
+            sql::<BigInt>("COUNT(*)"),
+            sql::<BigInt>("CAST(SUM(disbursements.total_vnd) AS BIGINT)"),
+        ))
+        .order((households::unit_edition.asc(), households::unit_code.asc()))
+        .load(conn)?;
+    let lines: Vec<(i32, String, String, i64)> = disbursement_lines::table
+        .inner_join(
+            disbursements::table.on(disbursements::id.eq(disbursement_lines::disbursement_id)),
+        )
+        .inner_join(households::table.on(on_household))
+        .filter(disbursements::fund_id.eq(fund_id))
+        .filter(disbursements::status.eq("paid"))
+        .group_by((
+            households::unit_edition,
+            households::unit_code,
+            disbursement_lines::asset,
+        ))
+        .select((
+            households::unit_edition,
+            households::unit_code,
+            disbursement_lines::asset,
+            sql::<BigInt>("CAST(SUM(disbursement_lines.amount) AS BIGINT)"),
+        ))
+        .order(disbursement_lines::asset.asc())
+        .load(conn)?;
+    let mut out: Vec<CommunePaid> = heads
+        .into_iter()
+        .map(|(e, c, households, disbursements, total_vnd)| CommunePaid {
+            unit_edition: e,
+            unit_code: c,
+            households,
+            disbursements,
+            total_vnd,
+            lines: Vec::new(),
+        })
+        .collect();
+    for (e, c, asset, amount) in lines {
+        if let Some(p) = out
+            .iter_mut()
+            .find(|p| p.unit_edition == e && p.unit_code == c)
+        {
+            p.lines.push((asset, amount));
+        }
+    }
+    Ok(out)
+}
+
+/// The incidents of a fund's paid disbursements, in id order.
+pub fn paid_incidents(conn: &mut DbConnection, fund_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(disbursements::table
+        .filter(disbursements::fund_id.eq(fund_id))
+        .filter(disbursements::status.eq("paid"))
+        .select(disbursements::incident_id)
+        .distinct()
+        .order(disbursements::incident_id.asc())
+        .load::<Option<String>>(conn)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
 /// An executed allocation with its lines.
 #[derive(Debug, Clone)]
 pub struct ExecutedAllocation {

@@ -487,6 +487,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_events
 );
 
+// What a fund paid per commune of the households (public statement): payouts grouped by the
+// household's unit.
+diesel::allow_tables_to_appear_in_same_query!(disbursements, households);
+diesel::allow_tables_to_appear_in_same_query!(disbursement_lines, households);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    households::unit_edition,
+    households::unit_code,
+    disbursement_lines::asset,
+);
+
 diesel::table! {
     audit_events (id) {
         id -> Text,

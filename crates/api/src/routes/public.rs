@@ -20,7 +20,8 @@ use domain::text::mask_name;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use storage::public::{
-    FundInfo, Movement, PaidDisbursement, PaidFilter, PublicDonation, Reference, Tally,
+    CommunePaid, ExecutedAllocation, FundInfo, Movement, PaidDisbursement, PaidFilter,
+    PublicDonation, Reference, Tally,
 };
 use storage::DbConnection;
 
@@ -364,6 +365,145 @@ fn fund_statement_view(d: &FundData, assets: &Assets) -> serde_json::Value {
     })
 }
 
+/// The funds on the other side of `fund_id`'s allocations.
+fn counterparts(
+    c: &mut DbConnection,
+    fund_id: &str,
+    allocations: &[ExecutedAllocation],
+) -> Result<HashMap<String, FundInfo>, storage::StoreError> {
+    let ids: Vec<String> = allocations
+        .iter()
+        .map(|a| {
+            if a.row.from_fund_id == fund_id {
+                a.row.to_fund_id.clone()
+            } else {
+                a.row.from_fund_id.clone()
+            }
+        })
+        .collect();
+    storage::public::funds_by_id(c, &ids)
+}
+
+/// An executed allocation seen from `fund_id`: sent (`out`) or received (`in`).
+fn allocation_view(
+    a: &ExecutedAllocation,
+    fund_id: &str,
+    others: &HashMap<String, FundInfo>,
+    assets: &Assets,
+) -> serde_json::Value {
+    let out = a.row.from_fund_id == fund_id;
+    let other = if out {
+        &a.row.to_fund_id
+    } else {
+        &a.row.from_fund_id
+    };
+    serde_json::json!({
+        "direction": if out { "out" } else { "in" },
+        "decision_ref": a.row.decision_ref,
+        "round": a.row.round,
+        "counterpart": others.get(other).map(fund_view),
+        "executed_on": a.row.executed_at.and_then(day),
+        "lines": lines_view(assets, a.lines.iter().map(|l| (None, l.asset.as_str(), l.amount))),
+        "total_vnd": a.row.total_vnd.to_string(),
+    })
+}
+
+/// How many of a fund's most recent allocation rounds its statement lists.
+const STATEMENT_ALLOCATIONS: i64 = 100;
+
+/// What a fund's statement lists besides its figures: its campaigns, its most recent executed
+/// allocations, what it paid per commune of the households, and the incidents it paid for or
+/// its campaigns are linked to.
+struct FundLists {
+    campaigns: Vec<storage::campaigns::CampaignRow>,
+    allocations: Vec<ExecutedAllocation>,
+    others: HashMap<String, FundInfo>,
+    communes: Vec<CommunePaid>,
+    unit_names: HashMap<(i32, String), String>,
+    incidents: Vec<storage::relief::IncidentRow>,
+}
+
+fn fund_lists(c: &mut DbConnection, fund_id: &str) -> Result<FundLists, storage::StoreError> {
+    let campaigns = storage::campaigns::list_for_fund(c, fund_id)?;
+    let allocations = storage::public::executed_allocations(c, fund_id, STATEMENT_ALLOCATIONS)?;
+    let others = counterparts(c, fund_id, &allocations)?;
+    let communes = storage::public::paid_by_commune(c, fund_id)?;
+    let unit_names = unit_names(
+        c,
+        communes
+            .iter()
+            .map(|p| (p.unit_edition, p.unit_code.clone())),
+    )?;
+    let paid_incidents = storage::public::paid_incidents(c, fund_id)?;
+    let incident_ids: BTreeSet<&str> = paid_incidents
+        .iter()
+        .map(String::as_str)
+        .chain(campaigns.iter().filter_map(|k| k.incident_id.as_deref()))
+        .collect();
+    let mut incidents = Vec::new();
+    for id in incident_ids {
+        match storage::relief::incident(c, id) {
+            Ok(i) => incidents.push(i.row),
+            Err(storage::StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(FundLists {
+        campaigns,
+        allocations,
+        others,
+        communes,
+        unit_names,
+        incidents,
+    })
+}
+
+/// The lists of a fund's statement, as JSON fields.
+fn fund_lists_view(
+    fund_id: &str,
+    l: &FundLists,
+    assets: &Assets,
+) -> serde_json::Map<String, serde_json::Value> {
+    let communes: Vec<serde_json::Value> = l
+        .communes
+        .iter()
+        .map(|p| {
+            let unit = (p.unit_edition, p.unit_code.clone());
+            serde_json::json!({
+                "unit": {"edition": p.unit_edition, "code": p.unit_code,
+                    "name": l.unit_names.get(&unit)},
+                "households_supported": p.households,
+                "disbursements_paid": p.disbursements,
+                "paid": lines_view(assets, p.lines.iter().map(|(a, v)| (None, a.as_str(), *v))),
+                "paid_total_vnd": p.total_vnd.to_string(),
+            })
+        })
+        .collect();
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "campaigns".into(),
+        l.campaigns.iter().map(campaign_view).collect(),
+    );
+    out.insert(
+        "allocations".into(),
+        serde_json::json!({"items": l.allocations.iter()
+            .map(|a| allocation_view(a, fund_id, &l.others, assets))
+            .collect::<Vec<_>>()}),
+    );
+    out.insert("communes".into(), communes.into());
+    out.insert(
+        "incidents".into(),
+        l.incidents
+            .iter()
+            .map(|i| {
+                serde_json::json!({"id": i.id, "kind": i.kind, "name": i.name,
+                "started_at": rfc3339(i.started_at)})
+            })
+            .collect(),
+    );
+    out
+}
+
 // ---------------------------------------------------------------- funds
 
 #[derive(serde::Deserialize)]
@@ -393,7 +533,8 @@ pub struct StatementQuery {
 }
 
 /// `GET /v1/public/funds/{id}/statement?format=json|csv`: what the fund received, allocated,
-/// paid and holds, per asset.
+/// paid and holds, per asset; in JSON also its campaigns, allocation rounds, payments per
+/// commune and incidents (`fund_lists`), so that one answer draws the fund's public page.
 pub async fn fund_statement(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -402,12 +543,25 @@ pub async fn fund_statement(
 ) -> Result<HttpResponse, ApiError> {
     let format = format_of(query.0.format.as_deref())?;
     let id = path.into_inner();
-    let (raw, assets) = state
-        .read(move |c| Ok((fund_rows(c, &id)?, assets(c)?)))
+    let (raw, lists, assets) = state
+        .read(move |c| {
+            let raw = fund_rows(c, &id)?;
+            let lists = match format {
+                Format::Json => Some(fund_lists(c, &id)?),
+                Format::Csv => None,
+            };
+            Ok((raw, lists, assets(c)?))
+        })
         .await?;
     let data = raw.figures()?;
     match format {
-        Format::Json => json(&req, &fund_statement_view(&data, &assets)),
+        Format::Json => {
+            let mut v = fund_statement_view(&data, &assets);
+            if let (Some(o), Some(l)) = (v.as_object_mut(), &lists) {
+                o.extend(fund_lists_view(&data.fund.id, l, &assets));
+            }
+            json(&req, &v)
+        }
         Format::Csv => Ok(csv(
             &req,
             STATEMENT_CSV,
@@ -568,36 +722,14 @@ pub async fn campaign_flow(
                     ..PaidFilter::default()
                 },
             )?;
-            let other_ids: Vec<String> = allocations
-                .iter()
-                .map(|a| {
-                    if a.row.from_fund_id == fund_id {
-                        a.row.to_fund_id.clone()
-                    } else {
-                        a.row.from_fund_id.clone()
-                    }
-                })
-                .collect();
-            let others = storage::public::funds_by_id(c, &other_ids)?;
+            let others = counterparts(c, &fund_id, &allocations)?;
             Ok((donations, count, allocations, payments, others))
         })
         .await?;
     let fund_id = &d.campaign.fund_id;
     let allocations: Vec<serde_json::Value> = allocations
         .iter()
-        .map(|a| {
-            let out = &a.row.from_fund_id == fund_id;
-            let other = if out { &a.row.to_fund_id } else { &a.row.from_fund_id };
-            serde_json::json!({
-                "direction": if out { "out" } else { "in" },
-                "decision_ref": a.row.decision_ref,
-                "round": a.row.round,
-                "counterpart": others.get(other).map(fund_view),
-                "executed_on": a.row.executed_at.and_then(day),
-                "lines": lines_view(&assets, a.lines.iter().map(|l| (None, l.asset.as_str(), l.amount))),
-                "total_vnd": a.row.total_vnd.to_string(),
-            })
-        })
+        .map(|a| allocation_view(a, fund_id, &others, &assets))
         .collect();
     json(
         &req,
