@@ -316,16 +316,27 @@ impl Browser {
     pub async fn screenshots(&self, name: &str) {
         for (size, label) in [(PHONE, "phone"), (DESKTOP, "desktop")] {
             self.resize(size).await;
-            // Let the layout settle at the new width.
-            let _ = self
+            // Let the layout settle at the new width, then measure it.
+            let widths = self
                 .client
                 .execute(
-                    "return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(innerWidth))));",
+                    "return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() =>
+                       r([document.documentElement.scrollWidth, document.documentElement.clientWidth]))));",
                     vec![],
                 )
-                .await;
+                .await
+                .unwrap_or_default();
             let path = self.screenshot(&format!("{name}-{label}")).await;
             println!("screenshot: {}", path.display());
+            // Nothing wider than the screen: wide tables scroll in their own box.
+            let (Some(scroll), Some(client)) = (widths[0].as_u64(), widths[1].as_u64()) else {
+                panic!("cannot measure the page {name} at {label} width: {widths}");
+            };
+            assert!(
+                scroll <= client,
+                "{name} at {label} width is {scroll} px wide in a {client} px window (see {})",
+                path.display()
+            );
         }
     }
 

@@ -125,11 +125,12 @@ async fn citizen_finds_a_donation_by_receipt_number(b: Backend) {
             t.contains(&receipt)
         })
         .await;
-    assert!(
-        shown.contains(&money("1500000")),
-        "the amount {} is not in the lookup result: {shown:?}",
-        money("1500000")
-    );
+    for want in [money("1500000").as_str(), "Quỹ cứu trợ phường Quy Nhơn"] {
+        assert!(
+            shown.contains(want),
+            "{want:?} is not in the lookup result: {shown:?}"
+        );
+    }
     web.screenshots("home-lookup").await;
     web.close().await;
 }
@@ -201,20 +202,43 @@ async fn fund_manager_records_a_donation_seen_on_the_fund_page(b: Backend) {
         200,
     )
     .await;
-    let received = st["assets"]
+    let vnd = st["assets"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["asset"] == "VND"))
-        .and_then(|x| x["received"].as_str())
         .unwrap_or_else(|| panic!("no VND figures in {st}"))
-        .to_owned();
-    assert_eq!(received, "2500000");
+        .clone();
+    assert_eq!(vnd["received"], "2500000", "{st}");
     web.goto(&format!("/funds/{}", c.fund)).await;
-    let want = money(&received);
-    web.wait_text("ul.figures li#fig-received .value", &want, |t| {
-        t.trim() == want
-    })
-    .await;
+    // Each figure of the page and the statement's field it shows.
+    for (fig, field) in [
+        ("received", "received"),
+        ("allocated", "allocated_out"),
+        ("paid", "paid"),
+        ("balance", "balance"),
+    ] {
+        let want = money(vnd[field].as_str().unwrap_or_default());
+        web.wait_text(&format!("ul.figures li#fig-{fig} .value"), &want, |t| {
+            t.trim() == want
+        })
+        .await;
+    }
     web.screenshots("fund").await;
+    // The statement downloads answer.
+    for css in ["a.download-csv", "a.download-json"] {
+        let href = web
+            .wait(css)
+            .await
+            .prop("href")
+            .await
+            .expect("href")
+            .unwrap_or_else(|| panic!("{css} has no href"));
+        let got = web.fetch(&href).await;
+        assert_eq!(got["status"], 200, "{css} {href}: {got}");
+        assert!(
+            got["body"].as_str().is_some_and(|b| b.contains("2500000")),
+            "{css}: {got}"
+        );
+    }
     web.close().await;
 }
 
