@@ -4,7 +4,7 @@
 //! their own; an auditor verifies and exports. Each takes screenshots of the pages it visits.
 
 use crate::driver::Browser;
-use crate::helpers::{json, Backend, TestApp, PASSWORD};
+use crate::helpers::{json, problem, Backend, TestApp, PASSWORD};
 use diesel::connection::SimpleConnection;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -322,9 +322,13 @@ async fn approver_approves_others_but_not_their_own(b: Backend) {
         !t.trim().is_empty()
     })
     .await;
-    // The own proposal is still waiting.
+    // The own proposal is still waiting, and the API refuses it to the approver too.
     let d = json(app.get(&format!("/v1/disbursements/{own}"), &ap).await, 200).await;
     assert_eq!(d["status"], "proposed", "{d}");
+    let r = app
+        .post(&format!("/v1/disbursements/{own}/approve"), &ap, &json!({}))
+        .await;
+    problem(r, 422, "own_proposal").await;
     web.close().await;
 }
 
