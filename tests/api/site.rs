@@ -98,6 +98,21 @@ async fn login_sets_an_httponly_strict_cookie_and_gives_a_csrf_token(b: Backend)
     let body = json(app.get("/v1/auth/session", &token).await, 200).await;
     assert_eq!(body["csrf_token"], Value::Null);
 
+    // Behind a TLS proxy (which says so in X-Forwarded-Proto), the cookie is `Secure`.
+    let r = app
+        .client
+        .post(app.url("/v1/auth/session"))
+        .header("X-Forwarded-Proto", "https")
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = r.headers()[SET_COOKIE].to_str().unwrap().to_lowercase();
+    assert!(
+        set_cookie.split(';').any(|a| a.trim() == "secure"),
+        "{set_cookie}"
+    );
+
     // A wrong password sets no cookie.
     let r = app
         .client
