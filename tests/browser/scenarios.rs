@@ -329,6 +329,17 @@ async fn approver_approves_others_but_not_their_own(b: Backend) {
         .post(&format!("/v1/disbursements/{own}/approve"), &ap, &json!({}))
         .await;
     problem(r, 422, "own_proposal").await;
+
+    // Without any database change: the fund manager who proposes sees their own proposal in the
+    // queue without an approve button.
+    let mine = propose(app, &c.fm, &c.fund, &hh, "500000").await;
+    web.login("gialai.fm", PASSWORD).await;
+    web.goto("/console/approvals").await;
+    web.wait(&format!("{} span.own-proposal", row(&mine))).await;
+    assert!(
+        !web.exists(&format!("{} button.approve", row(&mine))).await,
+        "the fund manager's own proposal has an approve button"
+    );
     web.close().await;
 }
 
@@ -352,6 +363,7 @@ async fn auditor_verifies_and_exports(b: Backend) {
     .await;
     assert_eq!(v["ok"], true, "{v}");
     let head_seq = v["head_seq"].as_i64().expect("head_seq").to_string();
+    let head_hash = v["head_hash"].as_str().expect("head_hash").to_owned();
     let checked = v["entries_checked"]
         .as_i64()
         .expect("entries_checked")
@@ -365,9 +377,15 @@ async fn auditor_verifies_and_exports(b: Backend) {
     web.click("#verify-button").await;
     let result = web
         .wait_text("#verify-result", "show the verdict", |t| {
-            t.contains(&head_seq) && t.contains(&checked)
+            t.contains(&head_seq) && t.contains(&checked) && t.contains(&head_hash)
         })
         .await;
+    // The verdict in words (Vietnamese by default), marked as a pass.
+    web.wait("#verify-result .verdict[data-ok=\"true\"]").await;
+    assert!(
+        result.contains("ĐẠT:") && !result.contains("KHÔNG ĐẠT"),
+        "{result}"
+    );
     let failed = web
         .client
         .execute(
