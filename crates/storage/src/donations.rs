@@ -151,6 +151,20 @@ fn check_lines(
 /// Advances the fund's receipt counter for the year and returns the new number. The caller holds
 /// the fund's lock, so numbers are handed out one at a time; a rollback returns the number.
 fn next_receipt(conn: &mut DbConnection, fund_id: &str, year: i32) -> Result<i64, StoreError> {
+    if let DbConnection::Pg(c) = conn {
+        // One round trip: insert the year's first number or advance the counter.
+        return Ok(diesel::insert_into(receipt_counters::table)
+            .values((
+                receipt_counters::fund_id.eq(fund_id),
+                receipt_counters::year.eq(year),
+                receipt_counters::last_seq.eq(1),
+            ))
+            .on_conflict((receipt_counters::fund_id, receipt_counters::year))
+            .do_update()
+            .set(receipt_counters::last_seq.eq(receipt_counters::last_seq + 1))
+            .returning(receipt_counters::last_seq)
+            .get_result(c)?);
+    }
     let last: Option<i64> = receipt_counters::table
         .find((fund_id, year))
         .select(receipt_counters::last_seq)
@@ -180,8 +194,10 @@ fn next_receipt(conn: &mut DbConnection, fund_id: &str, year: i32) -> Result<i64
 /// the earmark's designation up, the fund's donors account down) and numbered; a pledge is only
 /// recorded. Call inside [`crate::Db::write`].
 pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, StoreError> {
+    // Lock late: what does not depend on the fund's other writes (the fund exists, the lines,
+    // the status, the note) is checked before the fund's lock is taken, so that donations to one
+    // fund wait for each other only for what must be serialised.
     let fund = crate::funds::get(conn, &d.fund_id)?;
-    crate::ledger::lock_fund(conn, &fund.id)?;
     let id = crate::new_row_id();
     let (lines, total_vnd) = check_lines(conn, &id, &d.lines)?;
     let received = match d.status {
@@ -189,6 +205,12 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
         DonationStatus::Pledged => false,
         _ => return Err(invalid("status", "must be received or pledged")),
     };
+    let note = d
+        .note
+        .as_deref()
+        .map(|n| domain::text::required("note", n, 1000))
+        .transpose()?;
+    let head = crate::ledger::lock_fund(conn, &fund.id)?;
     let campaign = match &d.campaign_id {
         None => None,
         Some(cid) => Some(match crate::campaigns::get(conn, cid) {
@@ -284,11 +306,6 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
             .execute(conn)?;
     }
     let designation = d.earmark.key();
-    let note = d
-        .note
-        .as_deref()
-        .map(|n| domain::text::required("note", n, 1000))
-        .transpose()?;
     let mut row = DonationRow {
         id: id.clone(),
         fund_id: fund.id.clone(),
@@ -338,7 +355,7 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
             receipt_year(d.received_at).ok_or_else(|| invalid("received_at", "is out of range"))?;
         let seq = next_receipt(conn, &fund.id, year)?;
         let receipt = receipt_number(year, seq);
-        let entry = crate::ledger::post(
+        let entry = crate::ledger::post_locked(
             conn,
             &crate::ledger::NewEntry {
                 fund_id: fund.id.clone(),
@@ -350,6 +367,7 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
                 effective_at: d.received_at,
                 legs,
             },
+            head,
         )?;
         row.receipt_year = Some(year);
         row.receipt_seq = Some(seq);

@@ -1,6 +1,6 @@
 //! Idempotency keys: a POST with an `Idempotency-Key` takes effect at most once. The key row is
-//! inserted first, in the same transaction as the effect, so a concurrent request with the same
-//! key waits on the unique index and then replays the stored answer.
+//! inserted with its answer in the same transaction as the effect, so a concurrent request with
+//! the same key waits on the unique index, fails, and its retry replays the stored answer.
 
 use crate::schema::idempotency_keys;
 use crate::{now_micros, DbConnection, StoreError};
@@ -51,19 +51,6 @@ pub fn run(
             replayed: true,
         });
     }
-    // Claim the key first: a concurrent holder of the same key makes this wait, then fail on the
-    // unique index, and the retried transaction finds the stored answer above.
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::user_id.eq(user_id),
-            idempotency_keys::key.eq(key),
-            idempotency_keys::fingerprint.eq(fingerprint),
-            idempotency_keys::status.eq(0),
-            idempotency_keys::body.eq(""),
-            idempotency_keys::created_at.eq(now_micros()),
-        ))
-        .execute(conn)
-        .map_err(|e| crate::error::unique_as(e, || StoreError::Retry))?;
     let outcome = conn.transaction(|c| work(c));
     let (status, body) = match outcome {
         Ok(answer) => answer,
@@ -72,12 +59,20 @@ pub fn run(
             None => return Err(e),
         },
     };
-    diesel::update(idempotency_keys::table.find((user_id, key)))
-        .set((
+    // The key is stored with its answer, in one statement at the end (not claimed first and
+    // updated): a concurrent holder of the same key makes this wait on the unique index, then
+    // fail, and the retried transaction finds the stored answer above.
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::user_id.eq(user_id),
+            idempotency_keys::key.eq(key),
+            idempotency_keys::fingerprint.eq(fingerprint),
             idempotency_keys::status.eq(i32::from(status)),
             idempotency_keys::body.eq(&body),
+            idempotency_keys::created_at.eq(now_micros()),
         ))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|e| crate::error::unique_as(e, || StoreError::Retry))?;
     Ok(Answer {
         status,
         body,

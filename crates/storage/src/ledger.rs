@@ -167,47 +167,25 @@ pub fn lock_fund(conn: &mut DbConnection, fund_id: &str) -> Result<(i64, String)
     head.ok_or(StoreError::NotFound)
 }
 
-/// Returns the fund's accounts for `keys`, creating missing ones, locked in id order.
+/// Returns the fund's accounts for `keys`, locked, creating missing ones. The caller holds the
+/// fund's lock. One query reads and locks the existing accounts (in id order; the filter on each
+/// key part may match a few more of the fund's accounts, which are locked too and ignored).
 fn lock_accounts(
     conn: &mut DbConnection,
     fund_id: &str,
     keys: &BTreeSet<AccountKey>,
 ) -> Result<BTreeMap<AccountKey, AccountRow>, StoreError> {
-    let existing: Vec<AccountRow> = accounts::table
-        .filter(accounts::fund_id.eq(fund_id))
-        .select(AccountRow::as_select())
-        .load(conn)?;
-    let mut ids = Vec::with_capacity(keys.len());
-    for (kind, asset, designation) in keys {
-        match existing
-            .iter()
-            .find(|a| a.kind == kind.as_str() && &a.asset == asset && &a.designation == designation)
-        {
-            Some(a) => ids.push(a.id.clone()),
-            None => {
-                crate::assets::get(conn, "asset", asset)?;
-                let row = AccountRow {
-                    id: AccountId::new().to_string(),
-                    fund_id: fund_id.to_owned(),
-                    kind: kind.as_str().to_owned(),
-                    asset: asset.clone(),
-                    designation: designation.clone(),
-                    posted: 0,
-                    reserved: 0,
-                };
-                diesel::insert_into(accounts::table)
-                    .values(&row)
-                    .execute(conn)?;
-                ids.push(row.id);
-            }
-        }
-    }
-    ids.sort();
+    let kinds: BTreeSet<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    let assets: BTreeSet<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+    let designations: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
     // `as_select` is typed by backend, so the query is built in each arm.
     macro_rules! query {
         () => {
             accounts::table
-                .filter(accounts::id.eq_any(&ids))
+                .filter(accounts::fund_id.eq(fund_id))
+                .filter(accounts::kind.eq_any(&kinds))
+                .filter(accounts::asset.eq_any(&assets))
+                .filter(accounts::designation.eq_any(&designations))
                 .order(accounts::id.asc())
                 .select(AccountRow::as_select())
         };
@@ -220,7 +198,30 @@ fn lock_accounts(
     for row in rows {
         let kind = AccountKind::parse(&row.kind)
             .ok_or_else(|| StoreError::Internal(format!("stored account kind {}", row.kind)))?;
-        out.insert((kind, row.asset.clone(), row.designation.clone()), row);
+        let key = (kind, row.asset.clone(), row.designation.clone());
+        if keys.contains(&key) {
+            out.insert(key, row);
+        }
+    }
+    for key in keys {
+        if out.contains_key(key) {
+            continue;
+        }
+        let (kind, asset, designation) = key;
+        crate::assets::get(conn, "asset", asset)?;
+        let row = AccountRow {
+            id: AccountId::new().to_string(),
+            fund_id: fund_id.to_owned(),
+            kind: kind.as_str().to_owned(),
+            asset: asset.clone(),
+            designation: designation.clone(),
+            posted: 0,
+            reserved: 0,
+        };
+        diesel::insert_into(accounts::table)
+            .values(&row)
+            .execute(conn)?;
+        out.insert(key.clone(), row);
     }
     Ok(out)
 }
@@ -242,10 +243,14 @@ fn post_inner(
     e: &NewEntry,
     reverses: Option<&str>,
     release: Option<(AccountKey, i64)>,
+    locked: Option<(i64, String)>,
 ) -> Result<PostedEntry, StoreError> {
     check_legs(&e.legs)?;
     let reason = domain::text::required("reason", &e.reason, 1000)?;
-    let (seq, head) = lock_fund(conn, &e.fund_id)?;
+    let (seq, head) = match locked {
+        Some(head) => head,
+        None => lock_fund(conn, &e.fund_id)?,
+    };
     let keys: BTreeSet<AccountKey> = e
         .legs
         .iter()
@@ -305,17 +310,17 @@ fn post_inner(
     };
     let hash = hex::encode(canonical.hash(&prev));
 
-    for p in &posting_rows {
-        diesel::insert_into(postings::table)
-            .values(&NewPosting {
-                entry_id: &p.entry_id,
-                idx: p.idx,
-                account_id: &p.account_id,
-                asset: &p.asset,
-                amount: p.amount,
-            })
-            .execute(conn)?;
-    }
+    let new_postings: Vec<NewPosting<'_>> = posting_rows
+        .iter()
+        .map(|p| NewPosting {
+            entry_id: &p.entry_id,
+            idx: p.idx,
+            account_id: &p.account_id,
+            asset: &p.asset,
+            amount: p.amount,
+        })
+        .collect();
+    crate::with_inner!(conn, c => diesel::insert_into(postings::table).values(&new_postings).execute(c))?;
     let entry = EntryRow {
         id: entry_id,
         fund_id: e.fund_id.clone(),
@@ -348,7 +353,17 @@ fn post_inner(
 
 /// Writes an entry (see the module documentation). Call inside [`crate::Db::write`].
 pub fn post(conn: &mut DbConnection, e: &NewEntry) -> Result<PostedEntry, StoreError> {
-    post_inner(conn, e, None, None)
+    post_inner(conn, e, None, None, None)
+}
+
+/// [`post`] for a caller that already holds the fund's lock: `head` is what [`lock_fund`]
+/// returned in this transaction (the lock is not taken twice).
+pub fn post_locked(
+    conn: &mut DbConnection,
+    e: &NewEntry,
+    head: (i64, String),
+) -> Result<PostedEntry, StoreError> {
+    post_inner(conn, e, None, None, Some(head))
 }
 
 /// Reverses an entry at most once, by an entry with the opposite postings linked to it. A
@@ -400,7 +415,7 @@ pub fn reverse(
         effective_at: now_micros(),
         legs: reversal_legs(&legs)?,
     };
-    post_inner(conn, &e, Some(entry_id), None).map_err(|err| match err {
+    post_inner(conn, &e, Some(entry_id), None, None).map_err(|err| match err {
         StoreError::Db(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
@@ -553,6 +568,7 @@ pub fn post_hold(
             (AccountKind::Fund, hold.asset.clone(), designation),
             hold.amount,
         )),
+        None,
     )?;
     let now = now_micros();
     diesel::update(holds::table.find(hold_id))

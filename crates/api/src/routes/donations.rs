@@ -282,9 +282,21 @@ pub async fn create(
         if let Some(d) = &new_donor {
             storage::donors::insert(c, d)?;
         }
+        // What the answer shows besides the donation is read before `record` takes the fund's
+        // lock, not while holding it. An unknown donor is left to `record` to refuse.
+        let scales = storage::assets::scales(c)?;
+        let donor = match new
+            .donor_id
+            .as_deref()
+            .map(|id| storage::donors::get(c, id))
+        {
+            Some(Ok(donor)) => Some(donor),
+            None | Some(Err(StoreError::NotFound)) => None,
+            Some(Err(e)) => return Err(e),
+        };
         let d = storage::donations::record(c, &new)?;
         tracing::info!(donation.id = %d.row.id, receipt = ?d.row.receipt_no, "donation recorded");
-        let v = view_in(c, &d)?;
+        let v = view(&d, donor.as_ref(), &scales);
         note.entity("donation", &d.row.id)
             .fund(&fund)
             .detail(v.clone());
