@@ -148,6 +148,12 @@ const R = (() => {
     return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
   }
 
+  /** A `datetime-local` value (YYYY-MM-DDTHH:MM[:SS]) as an RFC 3339 instant in Vietnam time. */
+  const vnInstant = (v) => (v ? (v.length === 16 ? v + ':00' : v) + '+07:00' : undefined);
+
+  /** A decimal string without trailing zeros after the point: '180.000' -> '180'. */
+  const trimZeros = (a) => (String(a).includes('.') ? String(a).replace(/\.?0+$/, '') : String(a));
+
   // ---- The API.
   /** An API refusal: the problem+json document, with `errors` [{field, message}] on a 422. */
   class Problem extends Error {
@@ -194,6 +200,20 @@ const R = (() => {
       throw p;
     }
     return data;
+  }
+
+  /** Every item of a listing, following next_cursor (at most `pages` pages of 500). */
+  async function listAll(path, pages = 10) {
+    const items = [];
+    let cursor = null;
+    for (let i = 0; i < pages; i++) {
+      const sep = path.includes('?') ? '&' : '?';
+      const page = await api('GET', `${path}${sep}limit=500${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
+      items.push(...page.items);
+      if (!page.next_cursor) break;
+      cursor = page.next_cursor;
+    }
+    return items;
   }
 
   /** A message a person can read for a Problem. */
@@ -399,8 +419,8 @@ const R = (() => {
 
   return {
     strings, t, get lang() { return lang; }, setLang, h, svg, render, append,
-    fmtNumber, fmtMoney, fmtDate, fmtDateTime, todayVn,
-    Problem, api, setCsrf, onUnauthorized, problemText, newKey,
+    fmtNumber, fmtMoney, fmtDate, fmtDateTime, todayVn, vnInstant, trimZeros,
+    Problem, api, listAll, setCsrf, onUnauthorized, problemText, newKey,
     field, clearErrors, showProblem, showOk, val, parseAmount, onSubmit, formStatus,
     route, page, notice, table, langSwitch, navigate, interceptLinks,
   };

@@ -110,26 +110,13 @@
   const approver = () => C.user && C.user.role === 'approver';
 
   // ---- Helpers.
-  async function listAll(path, pages = 10) {
-    const items = [];
-    let cursor = null;
-    for (let i = 0; i < pages; i++) {
-      const sep = path.includes('?') ? '&' : '?';
-      const page = await R.api('GET', `${path}${sep}limit=500${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
-      items.push(...page.items);
-      if (!page.next_cursor) break;
-      cursor = page.next_cursor;
-    }
-    return items;
-  }
 
-  const trim = (a) => (String(a).includes('.') ? String(a).replace(/\.?0+$/, '') : String(a));
   let assetUnits = null;
   /** An amount with its unit: đồng formatted, goods in their unit ('180 kg', '4 piece'). */
   function amountText(asset, amount) {
     if (asset === 'VND') return R.fmtMoney(amount);
     const unit = (assetUnits && assetUnits.get(asset)) || asset;
-    return R.fmtMoney(trim(amount), asset === 'RICE_KG' ? 'kg' : unit);
+    return R.fmtMoney(R.trimZeros(amount), asset === 'RICE_KG' ? 'kg' : unit);
   }
   async function loadAssets() {
     if (!assetUnits) {
@@ -142,7 +129,6 @@
   const linesText = (lines) => lines.map((l) => `${l.category ? t('cat.' + l.category) + ': ' : ''}${amountText(l.asset, l.amount)}`).join('; ');
 
   /** 'YYYY-MM-DDTHH:MM' typed in a datetime-local input, in Vietnam time, as RFC 3339. */
-  const vnInstant = (v) => (v ? (v.length === 16 ? v + ':00' : v) + '+07:00' : undefined);
 
   /**
    * A table whose rows are given as <tr> elements (so they carry data-id); labelled by the heading
@@ -161,9 +147,9 @@
   /** Names of funds (those in scope, and the public list for the others), of users (admins only) and households. */
   async function names(householdIds = []) {
     const [funds, pub, users] = await Promise.all([
-      listAll('/v1/funds', 2),
+      R.listAll('/v1/funds', 2),
       R.api('GET', '/v1/public/funds?limit=500').then((p) => p.items).catch(() => []),
-      C.user.role === 'admin' ? listAll('/v1/users', 2).catch(() => []) : Promise.resolve([]),
+      C.user.role === 'admin' ? R.listAll('/v1/users', 2).catch(() => []) : Promise.resolve([]),
     ]);
     const fundNames = new Map(pub.map((f) => [f.id, f.name]));
     funds.forEach((f) => fundNames.set(f.id, f.name));
@@ -209,8 +195,8 @@
 
   async function drawQueue(body, status) {
     const [disb, allocs] = await Promise.all([
-      listAll('/v1/disbursements?status=proposed'),
-      listAll('/v1/allocations').then((a) => a.filter((x) => x.status === 'proposed')),
+      R.listAll('/v1/disbursements?status=proposed'),
+      R.listAll('/v1/allocations').then((a) => a.filter((x) => x.status === 'proposed')),
     ]);
     const n = await names(disb.map((d) => d.household_id));
     const mine = new Set(n.funds.map((f) => f.id));
@@ -330,7 +316,7 @@
     const params = new URLSearchParams();
     if (status) params.set('status', status);
     if (fund) params.set('fund_id', fund);
-    const items = await listAll(`/v1/disbursements?${params}`, 2);
+    const items = await R.listAll(`/v1/disbursements?${params}`, 2);
     const n = await names(items.slice(-200).map((d) => d.household_id));
     const filter = h('form.inline-form#disbursement-filter', { method: 'get' },
       R.field(t('col.status'), 'status', { options: [['', t('di.all')], ...STATUSES.map((s) => [s, t('ps.' + s)])], value: status }),
@@ -355,7 +341,7 @@
 
   async function proposeForm(n) {
     if (!n.funds.length) return null;
-    const incidents = await listAll('/v1/incidents', 1).catch(() => []);
+    const incidents = await R.listAll('/v1/incidents', 1).catch(() => []);
     const assets = (await loadAssets()).list || [];
     const assetOpts = assets.map((a) => [a.code, a.code === 'VND' ? 'đồng (VND)' : `${a.name} (${a.unit})`]);
     const hhSelect = R.field(t('di.household'), 'household_id', { options: [], required: true });
@@ -511,7 +497,7 @@
     R.onSubmit(form, async (f, key) => {
       const r = await R.api('POST', `/v1/disbursements/${d.id}/pay`, {
         method: R.val(f, 'method'), received_by: R.val(f, 'received_by') || '', reference: R.val(f, 'reference') || null,
-        paid_at: vnInstant(R.val(f, 'paid_at')) || null,
+        paid_at: R.vnInstant(R.val(f, 'paid_at')) || null,
       }, { idempotencyKey: key });
       const what = `${n.household(d.household_id)} (${R.fmtMoney(d.total_vnd)})`;
       const days = r.payment && r.payment.days_since_incident;
@@ -531,7 +517,7 @@
   });
 
   async function drawPayments(body, status) {
-    const [approved, paid] = await Promise.all([listAll('/v1/disbursements?status=approved'), listAll('/v1/disbursements?status=paid', 1)]);
+    const [approved, paid] = await Promise.all([R.listAll('/v1/disbursements?status=approved'), R.listAll('/v1/disbursements?status=paid', 1)]);
     const recent = paid.slice(-20).reverse();
     const n = await names([...approved, ...recent].map((d) => d.household_id));
     const rows = approved.map((d) => {
@@ -574,7 +560,7 @@
   });
 
   async function drawAllocations(body, status) {
-    const [items, n] = await Promise.all([listAll('/v1/allocations', 2), names()]);
+    const [items, n] = await Promise.all([R.listAll('/v1/allocations', 2), names()]);
     const mine = new Set(n.funds.map((f) => f.id));
     const redraw = () => drawAllocations(body, status);
     const rows = items.slice().reverse().map((a) => {

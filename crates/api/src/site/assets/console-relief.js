@@ -138,19 +138,6 @@
   const opts = (values, prefix) => values.map((v) => [v, t(prefix + v)]);
 
   // ---- Small helpers.
-  /** Every item of a listing, following next_cursor (at most `pages` pages of 500). */
-  async function listAll(path, pages = 10) {
-    const items = [];
-    let cursor = null;
-    for (let i = 0; i < pages; i++) {
-      const sep = path.includes('?') ? '&' : '?';
-      const page = await R.api('GET', `${path}${sep}limit=500${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
-      items.push(...page.items);
-      if (!page.next_cursor) break;
-      cursor = page.next_cursor;
-    }
-    return items;
-  }
 
   const unitCache = new Map();
   /** The unit (with its ancestors) of a {code, edition}; cached; null when unknown. */
@@ -167,7 +154,6 @@
   }
 
   /** 'YYYY-MM-DDTHH:MM' typed in a datetime-local input, in Vietnam time, as RFC 3339. */
-  const vnInstant = (v) => (v ? (v.length === 16 ? v + ':00' : v) + '+07:00' : undefined);
 
   /** A whole number from a named input, or an error pushed on `errors`. */
   function intOf(form, name, errors, required = true) {
@@ -193,10 +179,9 @@
   const checkedValues = (form, name) => Array.from(form.querySelectorAll(`input[name="${CSS.escape(name)}"]:checked`), (c) => c.value);
 
   /** Goods amounts without trailing zeros ('195.000' kg of rice is '195 kg'). */
-  const trim = (a) => (String(a).includes('.') ? String(a).replace(/\.?0+$/, '') : String(a));
   function amountText(asset, amount) {
     if (asset === 'VND') return R.fmtMoney(amount);
-    if (asset === 'RICE_KG') return R.fmtMoney(trim(amount), 'kg');
+    if (asset === 'RICE_KG') return R.fmtMoney(R.trimZeros(amount), 'kg');
     return R.fmtMoney(amount, asset);
   }
 
@@ -249,7 +234,7 @@
   C.page(/^\/console\/incidents$/, null, async () => {
     const status = new URLSearchParams(location.search).get('status') || '';
     const main = R.page(t('inc.list'), R.notice(t('loading'), 'info'));
-    const items = await listAll(`/v1/incidents${status ? '?status=' + encodeURIComponent(status) : ''}`, 4);
+    const items = await R.listAll(`/v1/incidents${status ? '?status=' + encodeURIComponent(status) : ''}`, 4);
     const labels = new Map();
     await Promise.all(items.flatMap((i) => i.units).map(async (u) => labels.set(`${u.edition}:${u.code}`, await unitLabel(u))));
     const filter = h('form.inline-form', { method: 'get', action: '/console/incidents' },
@@ -284,8 +269,8 @@
     R.onSubmit(form, async (f) => {
       if (!R.val(f, 'started_at')) throwIf([{ field: 'started_at', message: R.lang === 'en' ? 'required' : 'bắt buộc' }]);
       const inc = await R.api('POST', '/v1/incidents', {
-        kind: R.val(f, 'kind'), name: R.val(f, 'name') || '', started_at: vnInstant(R.val(f, 'started_at')) || '',
-        ended_at: vnInstant(R.val(f, 'ended_at')) || null, units: picker.units,
+        kind: R.val(f, 'kind'), name: R.val(f, 'name') || '', started_at: R.vnInstant(R.val(f, 'started_at')) || '',
+        ended_at: R.vnInstant(R.val(f, 'ended_at')) || null, units: picker.units,
       });
       R.navigate(`/console/incidents/${inc.id}`);
     });
@@ -300,7 +285,7 @@
       R.api('GET', `/v1/incidents/${inc.id}/assessments`).then((a) => a.items),
       incidentHouseholds(inc),
       R.api('GET', `/v1/incidents/${inc.id}/entitlements`).catch((p) => p),
-      writer() ? listAll('/v1/funds', 1) : Promise.resolve([]),
+      writer() ? R.listAll('/v1/funds', 1) : Promise.resolve([]),
       Promise.all(inc.units.map(unitLabel)),
     ]);
     const current = new Map(assessments.map((a) => [a.household_id, a]));
@@ -330,14 +315,14 @@
     for (const u of inc.units) {
       let items = [];
       try {
-        items = await listAll(`/v1/households?unit=${encodeURIComponent(u.code)}&edition=${u.edition}`);
+        items = await R.listAll(`/v1/households?unit=${encodeURIComponent(u.code)}&edition=${u.edition}`);
       } catch (p) {
         const s = C.user.scope_unit;
         if (p.status !== 404 || !s) throw p;
         // The affected unit is wider than the caller's scope: list the scope if it lies inside.
         const d = await unitDetail(s);
         if (!d || !d.ancestors.some((a) => a.code === u.code && a.edition === u.edition)) continue;
-        items = await listAll(`/v1/households?unit=${encodeURIComponent(s.code)}&edition=${s.edition}`);
+        items = await R.listAll(`/v1/households?unit=${encodeURIComponent(s.code)}&edition=${s.edition}`);
       }
       for (const hh of items) seen.set(hh.id, hh);
     }
@@ -523,7 +508,7 @@
       if (!d) continue;
       if (d.level === 'commune') out.set(d.code, { code: d.code, name: d.name, edition: d.edition });
       else {
-        const kids = await listAll(`/v1/units?parent=${encodeURIComponent(u.code)}&edition=${u.edition}&level=commune`, 2).catch(() => []);
+        const kids = await R.listAll(`/v1/units?parent=${encodeURIComponent(u.code)}&edition=${u.edition}&level=commune`, 2).catch(() => []);
         for (const k of kids) out.set(k.code, { code: k.code, name: k.name, edition: k.edition });
       }
     }
