@@ -324,7 +324,7 @@ async fn reads_of_personal_data_are_logged(b: Backend) {
 }
 
 /// Downloads an export and returns its text.
-async fn export(app: &TestApp, token: &str, fund: &str, query: &str) -> String {
+pub(crate) async fn export(app: &TestApp, token: &str, fund: &str, query: &str) -> String {
     let r = app
         .get(&format!("/v1/funds/{fund}/ledger/export?{query}"), token)
         .await;
@@ -333,7 +333,11 @@ async fn export(app: &TestApp, token: &str, fund: &str, query: &str) -> String {
 }
 
 /// Runs the verifier on `text` with the given checkpoint files; returns its exit code and report.
-fn run_verifier(text: &str, checkpoints: &[Value], public_key: Option<&str>) -> (i32, Value) {
+pub(crate) fn run_verifier(
+    text: &str,
+    checkpoints: &[Value],
+    public_key: Option<&str>,
+) -> (i32, Value) {
     let dir = std::env::temp_dir().join(format!("relief-verify-{}", key()));
     std::fs::create_dir_all(&dir).unwrap();
     let export = dir.join("export");

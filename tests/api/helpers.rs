@@ -38,6 +38,16 @@ macro_rules! both_backends {
     };
 }
 
+/// The test client: it drops a kept-alive connection idle for 2 s, before the server's 5 s
+/// keep-alive closes it, so a request after a long pause (seeding thousands of entries) never
+/// goes out on a connection the server is closing.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client")
+}
+
 fn pg_admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
@@ -131,7 +141,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
-            client: reqwest::Client::new(),
+            client: client(),
             db,
             backend,
             cleanup,
@@ -301,7 +311,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
-            client: reqwest::Client::new(),
+            client: client(),
             db,
             backend,
             cleanup,

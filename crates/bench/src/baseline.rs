@@ -32,9 +32,15 @@ pub fn register_funds(pg_url: &str, base: usize, funds: &[String]) -> anyhow::Re
     Ok(())
 }
 
-/// Runs pgbench with `clients` clients over the funds `base..base + funds` of `bench_funds`;
-/// latencies come from its per-transaction log.
-pub fn pgbench(
+/// The pgbench script of the pgledger anchor: one `pgledger_create_transfer` call.
+pub const PGLEDGER_SCRIPT: &str = include_str!("../pgbench/pgledger_transfer.sql");
+
+/// Accounts the pgledger transfers spread over (the issue's "100 accounts").
+pub const PGLEDGER_ACCOUNTS: usize = 100;
+
+/// Runs pgbench's donation script with `clients` clients over the funds `base..base + funds`
+/// of `bench_funds`.
+pub fn pgbench_donations(
     pg_url: &str,
     actor: &str,
     base: usize,
@@ -42,22 +48,73 @@ pub fn pgbench(
     clients: usize,
     stop: Stop,
 ) -> anyhow::Result<Stats> {
+    let vars = [
+        format!("actor={actor}"),
+        format!("year={}", crate::receipt_year()),
+        format!("base={base}"),
+        format!("funds={funds}"),
+    ];
+    pgbench(pg_url, PGBENCH_SCRIPT, &vars, clients, stop)
+}
+
+/// Loads pgledger (its SQL files, in the order given: they are not in this repository) into
+/// the scratch database and creates its accounts, named in `bench_pgledger(n, id)`.
+pub fn pgledger_setup(pg_url: &str, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut c = diesel::PgConnection::establish(pg_url)?;
+    for f in files {
+        let sql = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read pgledger's {}", f.display()))?;
+        c.batch_execute(&sql)
+            .with_context(|| format!("cannot load pgledger's {}", f.display()))?;
+    }
+    c.batch_execute(&format!(
+        "CREATE TABLE bench_pgledger (n INTEGER PRIMARY KEY, id TEXT NOT NULL);
+         INSERT INTO bench_pgledger
+             SELECT n, (SELECT id FROM pgledger_create_account('bench ' || n, 'VND'))
+             FROM generate_series(0, {}) AS n;",
+        PGLEDGER_ACCOUNTS - 1
+    ))?;
+    Ok(())
+}
+
+/// Runs the pgledger transfer script: spread over the accounts, or all to one `hot` account.
+pub fn pgbench_pgledger(
+    pg_url: &str,
+    hot: bool,
+    clients: usize,
+    stop: Stop,
+) -> anyhow::Result<Stats> {
+    let vars = [
+        format!("accounts={PGLEDGER_ACCOUNTS}"),
+        format!("hot={}", u8::from(hot)),
+    ];
+    pgbench(pg_url, PGLEDGER_SCRIPT, &vars, clients, stop)
+}
+
+/// Runs pgbench on `script` with `clients` clients (`-j 2`) and the `-D` variables `vars`;
+/// latencies come from its per-transaction log.
+fn pgbench(
+    pg_url: &str,
+    script_text: &str,
+    vars: &[String],
+    clients: usize,
+    stop: Stop,
+) -> anyhow::Result<Stats> {
     let dir = std::env::temp_dir().join(format!("relief-bench-pgbench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let script = dir.join("donation.sql");
-    std::fs::write(&script, PGBENCH_SCRIPT)?;
+    let script = dir.join("script.sql");
+    std::fs::write(&script, script_text)?;
     let mut cmd = Command::new("pgbench");
     cmd.arg("-n")
         .args(["-c", &clients.to_string()])
         .args(["-j", "2"])
         .arg("-f")
-        .arg(&script)
-        .args(["-D", &format!("actor={actor}")])
-        .args(["-D", &format!("year={}", crate::receipt_year())])
-        .args(["-D", &format!("base={base}")])
-        .args(["-D", &format!("funds={funds}")])
-        .arg("-l")
+        .arg(&script);
+    for v in vars {
+        cmd.args(["-D", v]);
+    }
+    cmd.arg("-l")
         .arg(format!("--log-prefix={}", dir.join("log").display()));
     match stop {
         Stop::Count(n) => {

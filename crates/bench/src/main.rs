@@ -7,7 +7,8 @@
 //! - `intake`: donations (one cash line, an Idempotency-Key each) spread over 100 funds;
 //! - `hot`: donations to one fund;
 //! - `baseline`: the same donation by pgbench (PostgreSQL) and through the storage crate
-//!   without HTTP (both backends), spread and hot;
+//!   without HTTP (both backends), spread and hot; with `--pgledger-sql`, also pgledger's
+//!   transfer function by pgbench (PostgreSQL);
 //! - `lifecycle`: disbursements proposed, approved by another user and paid, over the funds;
 //! - `reads`: fund balances, and public receipt lookups (no login);
 //! - `import`: one bank statement of `--statement-lines` lines;
@@ -30,6 +31,10 @@ use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The service's allocator, so that the no-HTTP baseline runs the storage code as the service does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SCENARIOS: &[&str] = &[
     "intake",
@@ -85,6 +90,10 @@ struct Args {
     /// Print only the JSON result.
     #[arg(long)]
     json: bool,
+    /// pgledger's SQL files, loaded in this order into the scratch database for the
+    /// `baseline_pgledger_*` rows (postgres backend; pgledger is not part of this repository).
+    #[arg(long, env = "BENCH_PGLEDGER_SQL", value_delimiter = ',')]
+    pgledger_sql: Vec<std::path::PathBuf>,
 }
 
 impl Args {
@@ -587,6 +596,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if args.backend == "postgres" {
             baseline::register_funds(&db_scratch.url, 0, &f)?;
+            if !args.pgledger_sql.is_empty() {
+                baseline::pgledger_setup(&db_scratch.url, &args.pgledger_sql)?;
+            }
         }
         Some(f)
     } else {
@@ -596,9 +608,20 @@ async fn main() -> anyhow::Result<()> {
         |name: &str, funds: &[String], base: usize| -> anyhow::Result<Vec<(String, Stats)>> {
             let mut out = Vec::new();
             if args.backend == "postgres" {
-                let s =
-                    baseline::pgbench(&db_scratch.url, &actor, base, funds.len(), clients, stop)?;
+                let s = baseline::pgbench_donations(
+                    &db_scratch.url,
+                    &actor,
+                    base,
+                    funds.len(),
+                    clients,
+                    stop,
+                )?;
                 out.push((format!("baseline_pgbench_{name}"), s));
+                if !args.pgledger_sql.is_empty() {
+                    let s =
+                        baseline::pgbench_pgledger(&db_scratch.url, name == "hot", clients, stop)?;
+                    out.push((format!("baseline_pgledger_{name}"), s));
+                }
             }
             let s = baseline::storage_intake(&db_scratch.url, &actor, funds, clients, stop)?;
             out.push((format!("baseline_storage_{name}"), s));
@@ -828,6 +851,16 @@ async fn main() -> anyhow::Result<()> {
             "intake_hot / baseline_pgbench_hot",
             "intake_hot",
             "baseline_pgbench_hot",
+        ),
+        (
+            "intake_spread / baseline_pgledger_spread",
+            "intake_spread",
+            "baseline_pgledger_spread",
+        ),
+        (
+            "intake_hot / baseline_pgledger_hot",
+            "intake_hot",
+            "baseline_pgledger_hot",
         ),
         (
             "intake_spread / baseline_storage_spread",

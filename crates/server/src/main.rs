@@ -4,6 +4,13 @@ use server::config::Config;
 use server::Application;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: the service allocates on one thread and frees on another
+/// all the time (rows read on a blocking thread, answered on a worker; an export's batches
+/// formatted on a second thread), and glibc then serialises threads on its arena locks (perf:
+/// 14% of an export's time in futex waits and wake-ups under `free`). See docs/PERFORMANCE.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The relief ledger service: emergency-relief funds, their donations, disbursements and
 /// tamper-evident ledger.
 #[derive(Parser)]
@@ -136,7 +143,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             };
             let mut failed = 0;
             for id in &ids {
-                let v = db.read_snapshot(|c| storage::ledger::verify(c, id))?;
+                let v = storage::ledger::verify(&db, id)?;
                 if v.ok {
                     println!(
                         "ok    fund {id}: {} entries, head seq {} {}",

@@ -107,6 +107,43 @@ pub struct Db {
     display_url: String,
 }
 
+/// A pooled reader connection checked out by [`Db::try_spare`].
+pub struct Spare(r2d2::PooledConnection<Manager>);
+
+impl Spare {
+    /// [`Db::read_snapshot`] on this connection.
+    pub fn read_snapshot<T>(
+        mut self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        in_snapshot(&mut self.0, f)
+    }
+}
+
+/// Runs `f` in a read-only snapshot transaction on `conn` (see [`Db::read_snapshot`]).
+fn in_snapshot<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Pg(inner) => AnsiTransactionManager::begin_transaction_sql(
+            inner,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?
+        }
+    }
+    let result = f(conn);
+    match &result {
+        Ok(_) => Manager::commit_transaction(conn)?,
+        Err(_) => Manager::rollback_transaction(conn)?,
+    }
+    result
+}
+
 /// The URL with any password replaced by `***`, fit for logs and error messages.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -222,25 +259,15 @@ impl Db {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
-        type Manager = <DbConnection as Connection>::TransactionManager;
         let mut conn = self.get(&self.pool)?;
-        let conn = &mut *conn;
-        match conn {
-            DbConnection::Pg(inner) => AnsiTransactionManager::begin_transaction_sql(
-                inner,
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            )?,
-            DbConnection::Sqlite(inner) => {
-                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?
-            }
-        }
-        let result = f(conn);
-        match &result {
-            Ok(_) => Manager::commit_transaction(conn)?,
-            Err(_) => Manager::rollback_transaction(conn)?,
-        }
-        result
+        in_snapshot(&mut conn, f)
+    }
+
+    /// A second reader connection for work that runs beside the caller's, if the pool has one
+    /// free right now (never waits: a caller that already holds a connection must not wait for
+    /// another, or a busy pool would deadlock).
+    pub fn try_spare(&self) -> Option<Spare> {
+        self.pool.try_get().map(Spare)
     }
 
     /// Runs `f` in one transaction on the writer, retrying a bounded number of times when

@@ -7,6 +7,7 @@ use crate::{DbConnection, StoreError};
 use diesel::dsl::{max, min, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use std::collections::HashMap;
 
 pub use crate::ledger::{EntryRow, PostedEntry, PostingRow};
 
@@ -121,7 +122,9 @@ pub fn balances_through(
 }
 
 /// Up to `limit` entries with seq in `after+1..=last`, with their postings, in chain order. Two
-/// range queries, whatever the batch size.
+/// range queries, whatever the batch size; the postings' account kinds and designations come
+/// from the fund's accounts read once (an account of another fund, which only a damaged ledger
+/// would show, is read by itself).
 pub fn batch(
     conn: &mut DbConnection,
     fund_id: &str,
@@ -140,34 +143,54 @@ pub fn batch(
     let (Some(lo), Some(hi)) = (rows.first().map(|e| e.seq), rows.last().map(|e| e.seq)) else {
         return Ok(Vec::new());
     };
-    let mut ps: Vec<(i64, PostingRow)> = postings::table
+    let mut kinds: HashMap<String, (String, String)> = accounts::table
+        .filter(accounts::fund_id.eq(fund_id))
+        .select((accounts::id, (accounts::kind, accounts::designation)))
+        .load::<(String, (String, String))>(conn)?
+        .into_iter()
+        .collect();
+    type Posting = (i64, String, i32, String, String, i64);
+    let ps: Vec<Posting> = postings::table
         .inner_join(entries::table)
-        .inner_join(accounts::table)
         .filter(entries::fund_id.eq(fund_id))
         .filter(entries::seq.ge(lo))
         .filter(entries::seq.le(hi))
         .order((entries::seq.asc(), postings::idx.asc()))
         .select((
             entries::seq,
-            (
-                postings::entry_id,
-                postings::idx,
-                postings::account_id,
-                accounts::kind,
-                accounts::designation,
-                postings::asset,
-                postings::amount,
-            ),
+            postings::entry_id,
+            postings::idx,
+            postings::account_id,
+            postings::asset,
+            postings::amount,
         ))
         .load(conn)?;
-    ps.reverse();
+    let mut ps = ps.into_iter().peekable();
     let mut out = Vec::with_capacity(rows.len());
     for entry in rows {
-        let mut postings = Vec::new();
-        while ps.last().is_some_and(|(s, _)| *s == entry.seq) {
-            if let Some((_, p)) = ps.pop() {
-                postings.push(p);
+        let mut postings = Vec::with_capacity(2);
+        while let Some((_, entry_id, idx, account_id, asset, amount)) =
+            ps.next_if(|(seq, ..)| *seq == entry.seq)
+        {
+            if !kinds.contains_key(&account_id) {
+                let found = accounts::table
+                    .find(&account_id)
+                    .select((accounts::kind, accounts::designation))
+                    .first::<(String, String)>(conn)
+                    .optional()?
+                    .unwrap_or_default();
+                kinds.insert(account_id.clone(), found);
             }
+            let (account_kind, designation) = kinds.get(&account_id).cloned().unwrap_or_default();
+            postings.push(PostingRow {
+                entry_id,
+                idx,
+                account_id,
+                account_kind,
+                designation,
+                asset,
+                amount,
+            });
         }
         out.push(PostedEntry { entry, postings });
     }

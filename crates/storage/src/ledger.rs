@@ -21,7 +21,7 @@ use domain::ledger::{
     check_legs, check_post_amount, parse_hash, reversal_legs, AccountKind, Balance, CanonicalEntry,
     EntryKind, HoldStatus, LedgerError, Leg,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = accounts)]
@@ -811,50 +811,49 @@ pub struct Verification {
     pub problem: Option<String>,
 }
 
-/// Recomputes the fund's chain from the genesis hash, in batches, and checks that every account
-/// balance equals the sum of its postings. Reports the first entry that does not verify.
-pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, StoreError> {
-    const BATCH: i64 = 1000;
-    let fund = crate::funds::get(conn, fund_id)?;
+/// Where the chain stopped verifying: the seq and what is wrong, after `checked` good entries.
+struct ChainBreak {
+    seq: i64,
+    problem: String,
+    checked: i64,
+}
+
+/// How far the chain verified: the last hash, the number of entries, and the sum of the postings
+/// per account.
+struct ChainEnd {
+    prev: [u8; 32],
+    checked: i64,
+    sums: HashMap<String, i128>,
+}
+
+/// Follows the chain through the batches `pages` delivers in seq order, from the genesis hash,
+/// summing the postings per account; returns where it ended, or the first entry that fails.
+fn check_chain(pages: impl IntoIterator<Item = Vec<PostedEntry>>) -> Result<ChainEnd, ChainBreak> {
     let mut prev = domain::ledger::GENESIS_HASH;
-    let mut expected_seq = 1;
     let mut checked = 0;
-    let fail = |seq: Option<i64>, problem: String, checked: i64| Verification {
-        fund_id: fund_id.to_owned(),
-        ok: false,
-        entries_checked: checked,
-        head_seq: fund.chain_seq,
-        head_hash: fund.chain_head.clone(),
-        first_bad_seq: seq,
-        problem: Some(problem),
-    };
-    loop {
-        let page = entries_page(
-            conn,
-            fund_id,
-            &EntryFilter {
-                after_seq: Some(expected_seq - 1),
-                limit: BATCH - 1,
-                ..EntryFilter::default()
-            },
-        )?;
-        if page.is_empty() {
-            break;
-        }
+    let mut sums: HashMap<String, i128> = HashMap::new();
+    let mut hex_buf = [0u8; 64];
+    for page in pages {
         for pe in &page {
             let e = &pe.entry;
+            let expected_seq = checked + 1;
+            let fail = |seq: i64, problem: String| ChainBreak {
+                seq,
+                problem,
+                checked,
+            };
             if e.seq != expected_seq {
-                return Ok(fail(
-                    Some(expected_seq),
+                return Err(fail(
+                    expected_seq,
                     format!("entry {expected_seq} is missing"),
-                    checked,
                 ));
             }
-            if e.prev_hash != hex::encode(prev) {
-                return Ok(fail(
-                    Some(e.seq),
+            // Hex of a 32-byte hash always fits the 64-byte buffer.
+            let _ = hex::encode_to_slice(prev, &mut hex_buf);
+            if e.prev_hash.as_bytes() != hex_buf {
+                return Err(fail(
+                    e.seq,
                     "prev_hash does not link to the previous entry".into(),
-                    checked,
                 ));
             }
             let canonical = CanonicalEntry {
@@ -872,17 +871,149 @@ pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, St
                 postings: pe.postings.iter().map(PostingRow::canonical).collect(),
             };
             let hash = canonical.hash(&prev);
-            if hex::encode(hash) != e.hash {
-                return Ok(fail(
-                    Some(e.seq),
-                    "the entry does not match its hash".into(),
-                    checked,
-                ));
+            let _ = hex::encode_to_slice(hash, &mut hex_buf);
+            if e.hash.as_bytes() != hex_buf {
+                return Err(fail(e.seq, "the entry does not match its hash".into()));
+            }
+            for p in &pe.postings {
+                match sums.get_mut(&p.account_id) {
+                    Some(sum) => *sum += i128::from(p.amount),
+                    None => {
+                        sums.insert(p.account_id.clone(), i128::from(p.amount));
+                    }
+                }
             }
             prev = hash;
-            expected_seq += 1;
             checked += 1;
         }
+    }
+    Ok(ChainEnd {
+        prev,
+        checked,
+        sums,
+    })
+}
+
+/// Recomputes the fund's chain from the genesis hash and checks that every account balance
+/// equals the sum of its postings. Reports the first entry that does not verify.
+///
+/// Everything is judged on one snapshot (REPEATABLE READ on PostgreSQL, a read transaction on
+/// SQLite): the fund's head, its balances and holds, and that no entry lies past the head. The
+/// entries up to that head are immutable (the ledger is append-only), so when the pool has a
+/// spare connection they are read by two threads, the second on a snapshot of its own taken
+/// after the first, in alternate ranges of seqs, while a third thread follows the chain through
+/// the ranges in order and sums the postings: reading takes most of the time, and on two cores
+/// both read. With no spare connection, one thread reads every range.
+pub fn verify(db: &crate::Db, fund_id: &str) -> Result<Verification, StoreError> {
+    db.read_snapshot(|conn| {
+        let fund = crate::funds::get(conn, fund_id)?;
+        let past_head: i64 = entries::table
+            .filter(entries::fund_id.eq(fund_id))
+            .filter(entries::seq.gt(fund.chain_seq))
+            .count()
+            .get_result(conn)?;
+        let head = fund.chain_seq;
+        let spare = db.try_spare();
+        let readers: i64 = if spare.is_some() { 2 } else { 1 };
+        let chain = std::thread::scope(|s| -> Result<_, StoreError> {
+            let (tx_first, rx_first) = std::sync::mpsc::sync_channel::<Vec<PostedEntry>>(2);
+            let (tx_second, rx_second) = std::sync::mpsc::sync_channel::<Vec<PostedEntry>>(2);
+            let checker = s.spawn(move || {
+                let mut turn = 0;
+                let ranges = std::iter::from_fn(|| {
+                    let rx = if turn % readers == 0 {
+                        &rx_first
+                    } else {
+                        &rx_second
+                    };
+                    turn += 1;
+                    rx.recv().ok()
+                });
+                check_chain(ranges)
+            });
+            let second = spare.map(|spare| {
+                s.spawn(move || {
+                    spare.read_snapshot(|c| read_ranges(c, fund_id, head, 1, 2, &tx_second))
+                })
+            });
+            let first = read_ranges(conn, fund_id, head, 0, readers, &tx_first);
+            drop(tx_first);
+            if let Some(second) = second {
+                second
+                    .join()
+                    .map_err(|_| StoreError::Internal("a chain reader panicked".into()))??;
+            }
+            first?;
+            checker
+                .join()
+                .map_err(|_| StoreError::Internal("the chain checker panicked".into()))
+        })?;
+        verify_end(conn, &fund, chain, past_head)
+    })
+}
+
+/// Entries per range read by one round trip of [`verify`].
+const VERIFY_BATCH: i64 = 2000;
+
+/// Reads the ranges `k * VERIFY_BATCH + 1 ..= (k + 1) * VERIFY_BATCH` (capped at `head`) for
+/// `k = first, first + step, ...`, in order, and sends each (empty where the ledger has a hole)
+/// until the receiver is gone or the head is reached.
+fn read_ranges(
+    conn: &mut DbConnection,
+    fund_id: &str,
+    head: i64,
+    first: i64,
+    step: i64,
+    tx: &std::sync::mpsc::SyncSender<Vec<PostedEntry>>,
+) -> Result<(), StoreError> {
+    let mut after = first * VERIFY_BATCH;
+    while after < head {
+        let last = (after + VERIFY_BATCH).min(head);
+        let page = crate::export::batch(conn, fund_id, after, last, VERIFY_BATCH)?;
+        if tx.send(page).is_err() {
+            // The checker stopped at a broken link: nothing further matters.
+            break;
+        }
+        after += step * VERIFY_BATCH;
+    }
+    Ok(())
+}
+
+/// The verdict once the chain has been followed: the head, the entries past it, and every
+/// account's balance and reservations against its postings and pending holds.
+fn verify_end(
+    conn: &mut DbConnection,
+    fund: &crate::funds::FundRow,
+    chain: Result<ChainEnd, ChainBreak>,
+    past_head: i64,
+) -> Result<Verification, StoreError> {
+    let fund_id = fund.id.as_str();
+    let fail = |seq: Option<i64>, problem: String, checked: i64| Verification {
+        fund_id: fund_id.to_owned(),
+        ok: false,
+        entries_checked: checked,
+        head_seq: fund.chain_seq,
+        head_hash: fund.chain_head.clone(),
+        first_bad_seq: seq,
+        problem: Some(problem),
+    };
+    let ChainEnd {
+        prev,
+        checked,
+        mut sums,
+    } = match chain {
+        Ok(end) => end,
+        Err(b) => return Ok(fail(Some(b.seq), b.problem, b.checked)),
+    };
+    if past_head > 0 {
+        return Ok(fail(
+            Some(fund.chain_seq + 1),
+            format!(
+                "{past_head} entries lie past the fund's chain head (seq {})",
+                fund.chain_seq
+            ),
+            checked,
+        ));
     }
     if checked != fund.chain_seq || hex::encode(prev) != fund.chain_head {
         return Ok(fail(
@@ -894,19 +1025,9 @@ pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, St
             checked,
         ));
     }
-    // Balances must equal their postings.
+    // Balances must equal their postings (summed above, from every entry of the fund).
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
-    let sums: Vec<(String, i64)> = postings::table
-        .inner_join(accounts::table)
-        .filter(accounts::fund_id.eq(fund_id))
-        .group_by(postings::account_id)
-        .select((
-            postings::account_id,
-            sql::<BigInt>("CAST(SUM(postings.amount) AS BIGINT)"),
-        ))
-        .load(conn)?;
-    let sums: BTreeMap<String, i64> = sums.into_iter().collect();
     let rows: Vec<AccountRow> = accounts::table
         .filter(accounts::fund_id.eq(fund_id))
         .select(AccountRow::as_select())
@@ -924,8 +1045,8 @@ pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, St
         .into_iter()
         .collect();
     for a in rows {
-        let expected = sums.get(&a.id).copied().unwrap_or(0);
-        if a.posted != expected {
+        let expected = sums.remove(&a.id).unwrap_or(0);
+        if i128::from(a.posted) != expected {
             return Ok(fail(
                 None,
                 format!(
@@ -947,12 +1068,20 @@ pub fn verify(conn: &mut DbConnection, fund_id: &str) -> Result<Verification, St
             ));
         }
     }
+    // A posting on an account that is not the fund's.
+    if let Some(stray) = sums.keys().min() {
+        return Ok(fail(
+            None,
+            format!("postings of the fund's entries name account {stray}, which is not the fund's"),
+            checked,
+        ));
+    }
     Ok(Verification {
         fund_id: fund_id.to_owned(),
         ok: true,
         entries_checked: checked,
         head_seq: fund.chain_seq,
-        head_hash: fund.chain_head,
+        head_hash: fund.chain_head.clone(),
         first_bad_seq: None,
         problem: None,
     })

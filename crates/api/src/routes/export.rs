@@ -18,9 +18,11 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use domain::checkpoint::CheckpointKey;
 use domain::users::Role;
+use std::collections::HashMap;
 use storage::checkpoints::CheckpointRow;
 use storage::export::{AccountSum, PostedEntry, Range};
 use storage::funds::FundRow;
+use storage::{DbConnection, StoreError};
 
 /// Entries read per database round trip while streaming.
 const BATCH: i64 = 2000;
@@ -63,19 +65,8 @@ pub struct ExportQuery {
     to: Option<String>,
 }
 
-/// What the stream carries from one chunk to the next.
-struct Exporter {
-    state: web::Data<AppState>,
-    fund_id: String,
-    format: Format,
-    range: Range,
-    /// The last seq written.
-    after: i64,
-    /// The hash of the last entry written.
-    last_hash: String,
-    entries: i64,
-    done: bool,
-}
+/// Chunks in flight between the threads that read, format and send an export.
+const CHANNEL_DEPTH: usize = 4;
 
 /// `GET /v1/funds/{id}/ledger/export?format=csv|ndjson&from=&to=` (any staff role that can see
 /// the fund): the chain recorded in `[from, to)`, streamed.
@@ -143,30 +134,8 @@ pub async fn export(
             drop(w);
         }
     }
-    let exporter = Exporter {
-        state: state.clone(),
-        fund_id: fund.id.clone(),
-        format,
-        after: range.first - 1,
-        last_hash: range.prev_hash.clone(),
-        range,
-        entries: 0,
-        done: false,
-    };
     let first = futures_util::stream::once(async move { Ok::<_, ApiError>(Bytes::from(head)) });
-    let rest = futures_util::stream::unfold(exporter, |mut x| async move {
-        if x.done {
-            return None;
-        }
-        match next_chunk(&mut x).await {
-            Ok(bytes) => Some((Ok(bytes), x)),
-            Err(e) => {
-                tracing::error!(error = %e, "ledger export stopped");
-                x.done = true;
-                Some((Err(e), x))
-            }
-        }
-    });
+    let rest = entries_stream(&state, fund.id.clone(), format, range, opening);
     use futures_util::StreamExt;
     let (content_type, ext) = match format {
         Format::Ndjson => ("application/x-ndjson", "ndjson"),
@@ -181,80 +150,155 @@ pub async fn export(
         .streaming(first.chain(rest)))
 }
 
-/// The next batch of entries, or the closing balances and end record after the last one.
-async fn next_chunk(x: &mut Exporter) -> Result<Bytes, ApiError> {
-    let mut out = Vec::new();
-    if x.after < x.range.last {
-        let (fund_id, after, last) = (x.fund_id.clone(), x.after, x.range.last);
-        let batch = x
-            .state
-            .read(move |c| storage::export::batch(c, &fund_id, after, last, BATCH))
-            .await?;
-        if batch.is_empty() {
-            return Err(ApiError::Internal(format!(
-                "entries after seq {after} are missing from the ledger"
-            )));
-        }
-        let mut w = (x.format == Format::Csv).then(|| csv_writer(&mut out));
-        let mut json = Vec::new();
-        for pe in &batch {
-            match &mut w {
-                Some(w) => write_entry_rows(w, pe),
-                None => push_entry(&mut json, pe),
+/// The entries of `range` and the closing records, as a stream of chunks. One blocking thread
+/// holds a connection and reads the entries in batches of consecutive seqs; a second thread
+/// formats each batch while the next is read, and hands the bytes to the response through a
+/// bounded channel. So reading, formatting and sending overlap, memory stays bounded by the
+/// channel, and a client that goes away stops both threads at their next send.
+fn entries_stream(
+    state: &AppState,
+    fund_id: String,
+    format: Format,
+    range: Range,
+    opening: Vec<AccountSum>,
+) -> impl futures_util::Stream<Item = Result<Bytes, ApiError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(CHANNEL_DEPTH);
+    let db = state.db.clone();
+    let span = tracing::Span::current();
+    actix_web::rt::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            let out = tx.clone();
+            let done = db.read(|c| produce(c, &fund_id, format, &range, opening, &out));
+            if let Err(e) = done {
+                let e = ApiError::from(e);
+                tracing::error!(error = %e, "ledger export stopped");
+                let _ = tx.blocking_send(Err(e));
             }
-            x.after = pe.entry.seq;
-            x.entries += 1;
+        });
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    })
+}
+
+/// Reads the batches on this thread and formats them on another (see [`entries_stream`]), then
+/// writes the closing balances (the opening ones plus the postings exported) and the end record.
+fn produce(
+    c: &mut DbConnection,
+    fund_id: &str,
+    format: Format,
+    range: &Range,
+    opening: Vec<AccountSum>,
+    out: &tokio::sync::mpsc::Sender<Result<Bytes, ApiError>>,
+) -> Result<(), StoreError> {
+    let done = std::thread::scope(|s| -> Result<_, StoreError> {
+        let (batches, rx) = std::sync::mpsc::sync_channel::<Vec<PostedEntry>>(2);
+        let formatter = s.spawn(move || {
+            let mut last_hash = range.prev_hash.clone();
+            let mut entries = 0i64;
+            let mut sums: HashMap<String, i128> = HashMap::new();
+            for batch in rx {
+                let mut chunk = Vec::with_capacity(batch.len() * 800);
+                match format {
+                    Format::Csv => {
+                        let mut w = csv_writer(&mut chunk);
+                        for pe in &batch {
+                            write_entry_rows(&mut w, pe);
+                        }
+                    }
+                    Format::Ndjson => {
+                        for pe in &batch {
+                            push_entry(&mut chunk, pe);
+                        }
+                    }
+                }
+                entries += i64::try_from(batch.len()).unwrap_or(i64::MAX);
+                for p in batch.iter().flat_map(|pe| &pe.postings) {
+                    match sums.get_mut(&p.account_id) {
+                        Some(sum) => *sum += i128::from(p.amount),
+                        None => {
+                            sums.insert(p.account_id.clone(), i128::from(p.amount));
+                        }
+                    }
+                }
+                if let Some(pe) = batch.last() {
+                    last_hash.clone_from(&pe.entry.hash);
+                }
+                if out.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                    return None;
+                }
+            }
+            Some((last_hash, entries, sums))
+        });
+        let mut after = range.first - 1;
+        while after < range.last {
+            let batch = storage::export::batch(c, fund_id, after, range.last, BATCH)?;
+            let Some(pe) = batch.last() else {
+                return Err(StoreError::Internal(format!(
+                    "entries after seq {after} are missing from the ledger"
+                )));
+            };
+            after = pe.entry.seq;
+            if batches.send(batch).is_err() {
+                break;
+            }
         }
-        drop(w);
-        out.extend_from_slice(&json);
-        if let Some(pe) = batch.last() {
-            x.last_hash = pe.entry.hash.clone();
-        }
-        return Ok(Bytes::from(out));
+        drop(batches);
+        formatter
+            .join()
+            .map_err(|_| StoreError::Internal("the export formatter panicked".into()))
+    })?;
+    // The client went away.
+    let Some((last_hash, entries, mut sums)) = done else {
+        return Ok(());
+    };
+    let last = range.last.max(range.first - 1);
+    let mut closing = opening;
+    for a in &mut closing {
+        let sum = i128::from(a.amount) + sums.remove(&a.account_id).unwrap_or(0);
+        a.amount = i64::try_from(sum)
+            .map_err(|_| StoreError::Internal(format!("account {} overflows", a.account_id)))?;
     }
-    let (fund_id, last) = (x.fund_id.clone(), x.range.last.max(x.range.first - 1));
-    let (closing, fund) = x
-        .state
-        .read(move |c| {
-            Ok((
-                storage::export::balances_through(c, &fund_id, last)?,
-                storage::funds::get(c, &fund_id)?,
-            ))
-        })
-        .await?;
+    if let Some(stray) = sums.keys().min() {
+        return Err(StoreError::Internal(format!(
+            "the fund's entries post to account {stray}, which is not the fund's"
+        )));
+    }
+    let fund = storage::funds::get(c, fund_id)?;
     let end = serde_json::json!({
         "type": "end",
-        "fund_id": x.fund_id,
+        "fund_id": fund_id,
         "last_seq": last,
-        "last_hash": x.last_hash,
-        "entries": x.entries,
+        "last_hash": last_hash,
+        "entries": entries,
         "fund_head_seq": fund.chain_seq,
         "fund_head_hash": fund.chain_head,
     });
-    match x.format {
+    let mut chunk = Vec::new();
+    match format {
         Format::Ndjson => {
             for a in &closing {
-                push_json(&mut out, &balance_json("closing", a));
+                push_json(&mut chunk, &balance_json("closing", a));
             }
-            push_json(&mut out, &end);
+            push_json(&mut chunk, &end);
         }
         Format::Csv => {
-            let mut w = csv_writer(&mut out);
+            let mut w = csv_writer(&mut chunk);
             for a in &closing {
-                write_row(&mut w, balance_row(&x.fund_id, "closing", a));
+                write_row(&mut w, balance_row(fund_id, "closing", a));
             }
             // The end row: seq and hash of the last entry exported, the number of entries in
             // `idx`, and the fund's head when the export ended in `prev_hash` and `amount`.
-            let mut row = header_row(&fund, last, &x.last_hash, "end");
+            let mut row = header_row(&fund, last, &last_hash, "end");
             row[12] = fund.chain_head.clone();
-            row[14] = x.entries.to_string();
+            row[14] = entries.to_string();
             row[19] = fund.chain_seq.to_string();
             write_row(&mut w, row);
             drop(w);
         }
     }
-    x.done = true;
-    Ok(Bytes::from(out))
+    let _ = out.blocking_send(Ok(Bytes::from(chunk)));
+    Ok(())
 }
 
 fn push_json(out: &mut Vec<u8>, v: &serde_json::Value) {

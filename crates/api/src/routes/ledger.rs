@@ -146,7 +146,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let fund = fund_in_scope(&state, &user, path.into_inner()).await?;
     let db = state.db.clone();
-    let report = web::block(move || db.read_snapshot(|c| storage::ledger::verify(c, &fund.id)))
+    let report = web::block(move || storage::ledger::verify(&db, &fund.id))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     if !report.ok {
