@@ -913,33 +913,36 @@ pub fn verify(db: &crate::Db, fund_id: &str) -> Result<Verification, StoreError>
             .count()
             .get_result(conn)?;
         let head = fund.chain_seq;
-        let spare = db.try_spare();
-        let readers: i64 = if spare.is_some() { 2 } else { 1 };
+        let spares: Vec<crate::db::Spare> =
+            (1..VERIFY_READERS).map_while(|_| db.try_spare()).collect();
+        let readers = i64::try_from(spares.len() + 1).unwrap_or(1);
         let chain = std::thread::scope(|s| -> Result<_, StoreError> {
-            let (tx_first, rx_first) = std::sync::mpsc::sync_channel::<Vec<PostedEntry>>(2);
-            let (tx_second, rx_second) = std::sync::mpsc::sync_channel::<Vec<PostedEntry>>(2);
+            let (senders, receivers): (Vec<_>, Vec<_>) = (0..readers)
+                .map(|_| std::sync::mpsc::sync_channel::<Vec<PostedEntry>>(2))
+                .unzip();
             let checker = s.spawn(move || {
-                let mut turn = 0;
-                let ranges = std::iter::from_fn(|| {
-                    let rx = if turn % readers == 0 {
-                        &rx_first
-                    } else {
-                        &rx_second
-                    };
-                    turn += 1;
-                    rx.recv().ok()
-                });
-                check_chain(ranges)
+                // Range k comes from reader k % readers.
+                let mut turn = receivers.iter().cycle();
+                check_chain(std::iter::from_fn(|| turn.next()?.recv().ok()))
             });
-            let second = spare.map(|spare| {
-                s.spawn(move || {
-                    spare.read_snapshot(|c| read_ranges(c, fund_id, head, 1, 2, &tx_second))
+            let mut senders = senders.into_iter();
+            let first_tx = senders.next();
+            let others: Vec<_> = spares
+                .into_iter()
+                .zip(senders)
+                .zip(1..)
+                .map(|((spare, tx), k)| {
+                    s.spawn(move || {
+                        spare.read_snapshot(|c| read_ranges(c, fund_id, head, k, readers, &tx))
+                    })
                 })
-            });
-            let first = read_ranges(conn, fund_id, head, 0, readers, &tx_first);
-            drop(tx_first);
-            if let Some(second) = second {
-                second
+                .collect();
+            let first = match first_tx {
+                Some(tx) => read_ranges(conn, fund_id, head, 0, readers, &tx),
+                None => Ok(()),
+            };
+            for other in others {
+                other
                     .join()
                     .map_err(|_| StoreError::Internal("a chain reader panicked".into()))??;
             }
@@ -952,8 +955,15 @@ pub fn verify(db: &crate::Db, fund_id: &str) -> Result<Verification, StoreError>
     })
 }
 
+/// Threads that read a chain for [`verify`], as far as the pool has spare connections.
+const VERIFY_READERS: usize = 2;
+
 /// Entries per range read by one round trip of [`verify`].
 const VERIFY_BATCH: i64 = 2000;
+
+/// How much of a SQLite database file [`verify`] maps (SQLite caps it at its compile-time
+/// limit, 2 GiB by default; the rest of a larger file is read as usual).
+const VERIFY_MMAP_BYTES: i64 = 1 << 32;
 
 /// Reads the ranges `k * VERIFY_BATCH + 1 ..= (k + 1) * VERIFY_BATCH` (capped at `head`) for
 /// `k = first, first + step, ...`, in order, and sends each (empty where the ledger has a hole)
@@ -966,17 +976,32 @@ fn read_ranges(
     step: i64,
     tx: &std::sync::mpsc::SyncSender<Vec<PostedEntry>>,
 ) -> Result<(), StoreError> {
-    let mut after = first * VERIFY_BATCH;
-    while after < head {
-        let last = (after + VERIFY_BATCH).min(head);
-        let page = crate::export::batch(conn, fund_id, after, last, VERIFY_BATCH)?;
-        if tx.send(page).is_err() {
-            // The checker stopped at a broken link: nothing further matters.
-            break;
-        }
-        after += step * VERIFY_BATCH;
+    // SQLite: read the file through a memory map while verifying instead of copying every
+    // page into the connection's cache (perf: the copies were 14% of the time; verify 310k ->
+    // 440k entries/s). The mapped pages are the kernel's page cache, shared and reclaimable,
+    // though they show in the process's resident size; the map is dropped afterwards.
+    use diesel::connection::SimpleConnection;
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    if sqlite {
+        conn.batch_execute(&format!("PRAGMA mmap_size = {VERIFY_MMAP_BYTES}"))?;
     }
-    Ok(())
+    let read = (|| {
+        let mut after = first * VERIFY_BATCH;
+        while after < head {
+            let last = (after + VERIFY_BATCH).min(head);
+            let page = crate::export::batch(conn, fund_id, after, last, VERIFY_BATCH)?;
+            if tx.send(page).is_err() {
+                // The checker stopped at a broken link: nothing further matters.
+                break;
+            }
+            after += step * VERIFY_BATCH;
+        }
+        Ok(())
+    })();
+    if sqlite {
+        conn.batch_execute("PRAGMA mmap_size = 0")?;
+    }
+    read
 }
 
 /// The verdict once the chain has been followed: the head, the entries past it, and every
