@@ -11,7 +11,7 @@
 
 use crate::schema::{bank_statement_lines, bank_statements};
 use crate::units::ImportError;
-use crate::{now_micros, with_inner, DbConnection, StoreError};
+use crate::{now_micros, DbConnection, StoreError};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use domain::donations::{parse_bank_date, parse_vnd_text, vn_midnight};
@@ -179,6 +179,7 @@ pub struct StatementRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = bank_statement_lines)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct LineRow {
     pub id: String,
     pub statement_id: String,
@@ -276,10 +277,20 @@ pub fn import(
         .execute(conn)?;
     // A concurrent import of an overlapping statement inserted some of these lines first: the
     // retried transaction sees them and skips them.
-    for chunk in rows.chunks(500) {
-        with_inner!(conn, c => diesel::insert_into(bank_statement_lines::table).values(chunk).execute(c))
-            .map_err(|e| crate::error::unique_as(e, || StoreError::Retry))?;
-    }
+    // PostgreSQL takes the lines by COPY (binary), SQLite by multi-row inserts of 500.
+    let inserted = match conn {
+        DbConnection::Pg(c) => diesel::copy_from(bank_statement_lines::table)
+            .from_insertable(&rows)
+            .execute(c)
+            .map(drop),
+        DbConnection::Sqlite(c) => rows.chunks(500).try_for_each(|chunk| {
+            diesel::insert_into(bank_statement_lines::table)
+                .values(chunk)
+                .execute(c)
+                .map(drop)
+        }),
+    };
+    inserted.map_err(|e| crate::error::unique_as(e, || StoreError::Retry))?;
     Ok(statement)
 }
 
