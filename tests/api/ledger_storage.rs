@@ -300,38 +300,7 @@ async fn tampering_is_detected(b: Backend) {
         }
     }
     let victim = funds[1].clone();
-    let v = victim.clone();
-    let seq3: String = app
-        .db
-        .read(move |c| {
-            use diesel::prelude::*;
-            use storage::schema::entries;
-            Ok(entries::table
-                .filter(entries::fund_id.eq(&v))
-                .filter(entries::seq.eq(3))
-                .select(entries::id)
-                .first(c)?)
-        })
-        .unwrap();
-    let v = victim.clone();
-    app.db
-        .write(move |c: &mut DbConnection| {
-            let edit = format!(
-                "UPDATE postings SET amount = amount * 10 WHERE entry_id = '{seq3}';
-                 UPDATE accounts SET posted = posted + 2700 WHERE fund_id = '{v}' AND kind = 'fund';
-                 UPDATE accounts SET posted = posted - 2700 WHERE fund_id = '{v}' AND kind = 'donations';"
-            );
-            match c {
-                DbConnection::Pg(_) => c.batch_execute(&format!(
-                    "SET LOCAL session_replication_role = replica; {edit}"
-                ))?,
-                DbConnection::Sqlite(_) => c.batch_execute(&format!(
-                    "DROP TRIGGER postings_no_update; {edit}"
-                ))?,
-            }
-            Ok(())
-        })
-        .unwrap();
+    tamper(&app, &victim, 3, 300);
     let (f0, f1) = (funds[0].clone(), funds[1].clone());
     let ok = storage::ledger::verify(&app.db, &f0).unwrap();
     assert!(ok.ok);
