@@ -83,6 +83,16 @@ pub fn page_ids(ids: impl Iterator<Item = String>, limit: i64) -> Vec<String> {
 
 /// Writes the event of `user`'s request in the current transaction.
 pub fn record(conn: &mut DbConnection, user: &AuthUser, note: Note) -> Result<(), StoreError> {
+    let e = event(conn, user, note)?;
+    storage::audit::insert(conn, &e)
+}
+
+/// The event [`record`] writes, not yet written.
+pub fn event(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    note: Note,
+) -> Result<AuditEvent, StoreError> {
     let unit = match (note.unit, &note.fund_id) {
         (Some(u), _) => Some(u),
         (None, Some(id)) => {
@@ -92,24 +102,21 @@ pub fn record(conn: &mut DbConnection, user: &AuthUser, note: Note) -> Result<()
         (None, None) => None,
     };
     let (unit_edition, unit_path) = unit.unzip();
-    storage::audit::insert(
-        conn,
-        &AuditEvent {
-            id: uuid::Uuid::now_v7().hyphenated().to_string(),
-            occurred_at: storage::now_micros(),
-            actor_id: user.id.clone(),
-            actor_role: user.role.as_str().to_owned(),
-            request_id: user.request.request_id.clone(),
-            action: user.request.action.clone(),
-            entity_type: note.entity_type.map(str::to_owned),
-            entity_id: note.entity_id,
-            fund_id: note.fund_id,
-            unit_edition,
-            unit_path,
-            detail: note
-                .detail
-                .unwrap_or_else(|| serde_json::json!({}))
-                .to_string(),
-        },
-    )
+    Ok(AuditEvent {
+        id: uuid::Uuid::now_v7().hyphenated().to_string(),
+        occurred_at: storage::now_micros(),
+        actor_id: user.id.clone(),
+        actor_role: user.role.as_str().to_owned(),
+        request_id: user.request.request_id.clone(),
+        action: user.request.action.clone(),
+        entity_type: note.entity_type.map(str::to_owned),
+        entity_id: note.entity_id,
+        fund_id: note.fund_id,
+        unit_edition,
+        unit_path,
+        detail: note
+            .detail
+            .unwrap_or_else(|| serde_json::json!({}))
+            .to_string(),
+    })
 }

@@ -66,20 +66,23 @@ where
         return Ok(HttpResponse::build(status).json(body));
     };
     let user = user.clone();
-    // The audit event is written inside the key's savepoint: a replay writes none, and a
+    // The audit event is written with the key, after the work: a replay writes none, and a
     // refusal leaves none.
     let answer = state
-        .write_unaudited(move |c| {
+        .with_db(move |db| {
             storage::idempotency::run(
-                c,
+                db,
                 &user.id,
                 &key,
                 &fingerprint,
                 &mut |c| {
                     let mut note = Note::default();
                     let (s, v) = work(c, &mut note)?;
-                    audit::record(c, &user, note)?;
-                    Ok((s.as_u16(), v.to_string()))
+                    Ok(storage::idempotency::Done {
+                        status: s.as_u16(),
+                        body: v.to_string(),
+                        event: Some(audit::event(c, &user, note)?),
+                    })
                 },
                 &|e| {
                     ApiError::refusal(e).map(|a| {

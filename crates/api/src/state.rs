@@ -69,9 +69,18 @@ impl AppState {
         &self,
         f: impl FnMut(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.with_db(move |db| db.write(f)).await
+    }
+
+    /// Runs `f` with the database off the async workers, for work that runs its own
+    /// transactions (such as [`storage::idempotency::run`]).
+    pub async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Db) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let db = self.db.clone();
         let span = tracing::Span::current();
-        web::block(move || span.in_scope(|| db.write(f)))
+        web::block(move || span.in_scope(|| f(&db)))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(ApiError::from)

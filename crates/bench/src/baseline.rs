@@ -174,7 +174,7 @@ fn pgbench(
 /// One donation as the service records it, through the storage crate: the idempotency key, the
 /// donation with its receipt number and ledger entry, the audit event, the stored answer.
 fn donate(
-    c: &mut storage::DbConnection,
+    db: &storage::Db,
     actor: &str,
     fund: &str,
     amount: i64,
@@ -201,35 +201,37 @@ fn donate(
         actor_id: actor.to_owned(),
     };
     storage::idempotency::run(
-        c,
+        db,
         actor,
         &key,
         &key,
         &mut |c: &mut storage::DbConnection| {
-            let d = storage::donations::record(c, &new)?;
+            let assets = storage::assets::list(c)?;
+            let d = storage::donations::record(c, &new, &assets)?;
             let body = serde_json::json!({
                 "id": d.row.id, "fund_id": d.row.fund_id, "receipt_no": d.row.receipt_no,
                 "entry_id": d.row.entry_id, "total_vnd": d.row.total_vnd.to_string(),
             })
             .to_string();
-            storage::audit::insert(
-                c,
-                &storage::audit::AuditEvent {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    occurred_at: storage::now_micros(),
-                    actor_id: actor.to_owned(),
-                    actor_role: "fund_manager".into(),
-                    request_id: key.clone(),
-                    action: "POST /v1/donations".into(),
-                    entity_type: Some("donation".into()),
-                    entity_id: Some(d.row.id.clone()),
-                    fund_id: Some(d.row.fund_id.clone()),
-                    unit_edition: Some(2025),
-                    unit_path: Some("P52".into()),
-                    detail: body.clone(),
-                },
-            )?;
-            Ok((201, body))
+            let event = storage::audit::AuditEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                occurred_at: storage::now_micros(),
+                actor_id: actor.to_owned(),
+                actor_role: "fund_manager".into(),
+                request_id: key.clone(),
+                action: "POST /v1/donations".into(),
+                entity_type: Some("donation".into()),
+                entity_id: Some(d.row.id.clone()),
+                fund_id: Some(d.row.fund_id.clone()),
+                unit_edition: Some(2025),
+                unit_path: Some("P52".into()),
+                detail: body.clone(),
+            };
+            Ok(storage::idempotency::Done {
+                status: 201,
+                body,
+                event: Some(event),
+            })
         },
         &|_| None,
     )?;
@@ -280,7 +282,7 @@ pub fn storage_intake(
                 let fund = &funds[usize::try_from(i).unwrap_or(0) % funds.len()];
                 let amount = 100_000 + i64::try_from(i % 1000).unwrap_or(0);
                 let t = Instant::now();
-                match db.write(|c| donate(c, &actor, fund, amount)) {
+                match donate(&db, &actor, fund, amount) {
                     Ok(()) => latencies.push(t.elapsed()),
                     Err(e) => {
                         errors.fetch_add(1, Ordering::Relaxed);

@@ -41,13 +41,12 @@ pub fn get(conn: &mut DbConnection, field: &str, code: &str) -> Result<AssetRow,
 
 /// Decimal places per asset code.
 pub fn scales(conn: &mut DbConnection) -> Result<HashMap<String, u32>, StoreError> {
-    Ok(list(conn)?
-        .into_iter()
-        .map(|a| {
-            let s = a.scale();
-            (a.code, s)
-        })
-        .collect())
+    Ok(scales_of(&list(conn)?))
+}
+
+/// Decimal places per asset code, of assets already read.
+pub fn scales_of(assets: &[AssetRow]) -> HashMap<String, u32> {
+    assets.iter().map(|a| (a.code.clone(), a.scale())).collect()
 }
 
 pub fn insert(conn: &mut DbConnection, row: &AssetRow) -> Result<(), StoreError> {

@@ -1,6 +1,8 @@
 use crate::StoreError;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_dsl::methods::ExecuteDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
@@ -368,6 +370,54 @@ fn transaction<T>(
         }
     }
 }
+
+/// Runs two writes (inserts, updates) as one statement on PostgreSQL, the first as a `WITH`
+/// clause of the second: one round trip instead of two. Both run to completion, and their
+/// constraints (a foreign key from one to the other included) are checked when the statement
+/// ends, so their order does not matter. SQLite runs in process: one after the other.
+pub(crate) fn execute_together<A, B>(
+    conn: &mut DbConnection,
+    first: A,
+    second: B,
+) -> QueryResult<()>
+where
+    A: QueryFragment<diesel::pg::Pg> + ExecuteDsl<diesel::SqliteConnection>,
+    B: QueryFragment<diesel::pg::Pg> + ExecuteDsl<diesel::SqliteConnection>,
+{
+    match conn {
+        DbConnection::Pg(c) => {
+            Together(first, second).execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            ExecuteDsl::execute(first, c)?;
+            ExecuteDsl::execute(second, c)?;
+        }
+    }
+    Ok(())
+}
+
+/// `WITH w AS (first) second`, for [`execute_together`].
+struct Together<A, B>(A, B);
+
+impl<A, B> QueryId for Together<A, B> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<A, B> QueryFragment<diesel::pg::Pg> for Together<A, B>
+where
+    A: QueryFragment<diesel::pg::Pg>,
+    B: QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("WITH w AS (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.1.walk_ast(out.reborrow())
+    }
+}
+
+impl<A, B, C> RunQueryDsl<C> for Together<A, B> {}
 
 /// Now, in microseconds since the Unix epoch (UTC): the one way instants are stored.
 pub fn now_micros() -> i64 {

@@ -1,8 +1,9 @@
 //! Donations: pledges and receipts in cash, by bank transfer and in kind, posted through the
 //! ledger's posting path with a gapless receipt number in the same transaction.
 
+use crate::assets::AssetRow;
 use crate::schema::{donation_lines, donations, fund_bank_accounts, receipt_counters};
-use crate::{now_micros, with_inner, DbConnection, StoreError};
+use crate::{now_micros, DbConnection, StoreError};
 use diesel::prelude::*;
 use domain::donations::{receipt_number, receipt_year, Channel, DonationStatus};
 use domain::ledger::{AccountKind, Designation, EntryKind, Leg};
@@ -89,12 +90,13 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
     Invalid::new(field, message).into()
 }
 
-/// Checks the lines against their assets: known asset, positive amount within the asset's
-/// scale, a VND valuation for goods. Returns the lines and the total value in đồng.
+/// Checks the lines against their assets (`assets`: every asset, [`crate::assets::list`]):
+/// known asset, positive amount within the asset's scale, a VND valuation for goods. Returns the
+/// lines and the total value in đồng.
 fn check_lines(
-    conn: &mut DbConnection,
     donation_id: &str,
     raw: &[RawLine],
+    assets: &[AssetRow],
 ) -> Result<(Vec<LineRow>, i64), StoreError> {
     if raw.is_empty() || raw.len() > 100 {
         return Err(invalid("lines", "must have 1 to 100 lines"));
@@ -102,7 +104,12 @@ fn check_lines(
     let mut lines = Vec::with_capacity(raw.len());
     let mut total: i64 = 0;
     for (i, l) in raw.iter().enumerate() {
-        let asset = crate::assets::get(conn, &format!("lines[{i}].asset"), &l.asset)?;
+        let asset = assets.iter().find(|a| a.code == l.asset).ok_or_else(|| {
+            invalid(
+                format!("lines[{i}].asset"),
+                format!("unknown asset {}", l.asset),
+            )
+        })?;
         let amount = parse_positive(&format!("lines[{i}].amount"), &l.amount, asset.scale())?;
         let value_vnd = match &l.value_vnd {
             Some(v) => {
@@ -139,7 +146,7 @@ fn check_lines(
         lines.push(LineRow {
             donation_id: donation_id.to_owned(),
             idx: i32::try_from(i).map_err(|_| invalid("lines", "too many lines"))?,
-            asset: asset.code,
+            asset: asset.code.clone(),
             amount,
             value_vnd,
             description,
@@ -192,14 +199,18 @@ fn next_receipt(conn: &mut DbConnection, fund_id: &str, year: i32) -> Result<i64
 
 /// Records a donation. A received one is posted to the fund's ledger (per line: fund account of
 /// the earmark's designation up, the fund's donors account down) and numbered; a pledge is only
-/// recorded. Call inside [`crate::Db::write`].
-pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, StoreError> {
-    // Lock late: what does not depend on the fund's other writes (the fund exists, the lines,
-    // the status, the note) is checked before the fund's lock is taken, so that donations to one
-    // fund wait for each other only for what must be serialised.
-    let fund = crate::funds::get(conn, &d.fund_id)?;
+/// recorded. `assets` is every asset ([`crate::assets::list`], which the caller reads anyway to
+/// show the amounts). Call inside [`crate::Db::write`].
+pub fn record(
+    conn: &mut DbConnection,
+    d: &NewDonation,
+    assets: &[AssetRow],
+) -> Result<Donation, StoreError> {
+    // Lock late: what does not depend on the fund's other writes (the lines, the status, the
+    // note) is checked before the fund's lock is taken, so that donations to one fund wait for
+    // each other only for what must be serialised. The lock reads the fund's row.
     let id = crate::new_row_id();
-    let (lines, total_vnd) = check_lines(conn, &id, &d.lines)?;
+    let (lines, total_vnd) = check_lines(&id, &d.lines, assets)?;
     let received = match d.status {
         DonationStatus::Received => true,
         DonationStatus::Pledged => false,
@@ -210,7 +221,8 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
         .as_deref()
         .map(|n| domain::text::required("note", n, 1000))
         .transpose()?;
-    let head = crate::ledger::lock_fund(conn, &fund.id)?;
+    let fund = crate::ledger::lock_fund(conn, &d.fund_id)?;
+    let head = (fund.chain_seq, fund.chain_head.clone());
     let campaign = match &d.campaign_id {
         None => None,
         Some(cid) => Some(match crate::campaigns::get(conn, cid) {
@@ -374,15 +386,19 @@ pub fn record(conn: &mut DbConnection, d: &NewDonation) -> Result<Donation, Stor
         row.receipt_no = Some(receipt);
         row.entry_id = Some(entry.entry.id);
     }
-    diesel::insert_into(donations::table)
-        .values(&row)
-        .execute(conn)
-        .map_err(|e| {
-            crate::error::unique_as(e, || {
-                StoreError::conflict("duplicate_bank_ref", "bank_ref: a donation with this bank reference is already recorded on this account")
-            })
-        })?;
-    with_inner!(conn, c => diesel::insert_into(donation_lines::table).values(&lines).execute(c))?;
+    crate::db::execute_together(
+        conn,
+        diesel::insert_into(donations::table).values(&row),
+        diesel::insert_into(donation_lines::table).values(&lines),
+    )
+    .map_err(|e| {
+        crate::error::unique_as(e, || {
+            StoreError::conflict(
+                "duplicate_bank_ref",
+                "bank_ref: a donation with this bank reference is already recorded on this account",
+            )
+        })
+    })?;
     Ok(Donation { row, lines })
 }
 

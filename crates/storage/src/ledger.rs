@@ -13,6 +13,7 @@
 //! Every entry belongs to one fund, so two funds never wait for each other, and no account is
 //! shared between funds.
 
+use crate::funds::FundRow;
 use crate::schema::{accounts, entries, funds, holds, postings};
 use crate::{now_micros, DbConnection, StoreError};
 use diesel::prelude::*;
@@ -153,18 +154,20 @@ impl From<LedgerError> for StoreError {
 /// An account of a fund: kind, asset, designation.
 type AccountKey = (AccountKind, String, String);
 
-/// Locks the fund row and returns its chain head (seq, hash). Every ledger write of the fund
-/// takes this lock first; a check that must not race with another write (such as "no opening
-/// balance yet") takes it before checking.
-pub fn lock_fund(conn: &mut DbConnection, fund_id: &str) -> Result<(i64, String), StoreError> {
-    let q = funds::table
-        .find(fund_id)
-        .select((funds::chain_seq, funds::chain_head));
-    let head = match conn {
-        DbConnection::Pg(c) => q.for_update().first::<(i64, String)>(c).optional()?,
-        DbConnection::Sqlite(c) => q.first::<(i64, String)>(c).optional()?,
+/// Locks the fund row and returns it, with its chain head (`chain_seq`, `chain_head`). Every
+/// ledger write of the fund takes this lock first; a check that must not race with another write
+/// (such as "no opening balance yet") takes it before checking.
+pub fn lock_fund(conn: &mut DbConnection, fund_id: &str) -> Result<FundRow, StoreError> {
+    let q = funds::table.find(fund_id);
+    let fund = match conn {
+        DbConnection::Pg(c) => q
+            .select(FundRow::as_select())
+            .for_update()
+            .first(c)
+            .optional()?,
+        DbConnection::Sqlite(c) => q.select(FundRow::as_select()).first(c).optional()?,
     };
-    head.ok_or(StoreError::NotFound)
+    fund.ok_or(StoreError::NotFound)
 }
 
 /// Returns the fund's accounts for `keys`, locked, creating missing ones. The caller holds the
@@ -236,6 +239,105 @@ fn write_balance(conn: &mut DbConnection, row: &AccountRow) -> Result<(), StoreE
     Ok(())
 }
 
+/// What [`write_entry`] sends to PostgreSQL: the postings first (the entry's `WHERE` reads
+/// them all, so they are inserted before the entry that seals them; the `entries_balanced`
+/// trigger checks them when the statement ends), the accounts' new balances and the fund's chain
+/// head, in one statement. Binds: $1-$4 the postings (idx, account, asset, amount), $5-$7 the
+/// accounts (id, posted, reserved), $8-$20 the entry's columns.
+const WRITE_ENTRY_PG: &str = "\
+WITH p AS (
+    INSERT INTO postings (entry_id, idx, account_id, asset, amount)
+    SELECT $8, x.idx, x.account_id, x.asset, x.amount
+    FROM unnest($1, $2, $3, $4) AS x (idx, account_id, asset, amount)
+    RETURNING 1),
+b AS (
+    UPDATE accounts AS a SET posted = x.posted, reserved = x.reserved
+    FROM unnest($5, $6, $7) AS x (id, posted, reserved) WHERE a.id = x.id),
+h AS (
+    UPDATE funds SET chain_seq = $10, chain_head = $20 WHERE id = $9)
+INSERT INTO entries (id, fund_id, seq, kind, reason, actor_id, ref_type, ref_id,
+    reverses_entry_id, effective_at, recorded_at, prev_hash, hash)
+SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
+WHERE (SELECT count(*) FROM p) = cardinality($1)";
+
+/// Writes a sealed entry: its postings, the entry, the accounts' new balances and the fund's
+/// chain head. On PostgreSQL one statement ([`WRITE_ENTRY_PG`]): one round trip while the fund
+/// is locked instead of one per row. SQLite runs in process: one statement per table.
+fn write_entry<'a>(
+    conn: &mut DbConnection,
+    entry: &EntryRow,
+    postings: &[PostingRow],
+    accounts: impl Iterator<Item = &'a AccountRow>,
+) -> Result<(), StoreError> {
+    if let DbConnection::Pg(c) = conn {
+        use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+        let accounts: Vec<&AccountRow> = accounts.collect();
+        let written = diesel::sql_query(WRITE_ENTRY_PG)
+            .bind::<Array<Integer>, _>(postings.iter().map(|p| p.idx).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(
+                postings
+                    .iter()
+                    .map(|p| p.account_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(
+                postings
+                    .iter()
+                    .map(|p| p.asset.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<BigInt>, _>(postings.iter().map(|p| p.amount).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(accounts.iter().map(|a| a.posted).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(accounts.iter().map(|a| a.reserved).collect::<Vec<_>>())
+            .bind::<Text, _>(&entry.id)
+            .bind::<Text, _>(&entry.fund_id)
+            .bind::<BigInt, _>(entry.seq)
+            .bind::<Text, _>(&entry.kind)
+            .bind::<Text, _>(&entry.reason)
+            .bind::<Text, _>(&entry.actor_id)
+            .bind::<Nullable<Text>, _>(&entry.ref_type)
+            .bind::<Nullable<Text>, _>(&entry.ref_id)
+            .bind::<Nullable<Text>, _>(&entry.reverses_entry_id)
+            .bind::<BigInt, _>(entry.effective_at)
+            .bind::<BigInt, _>(entry.recorded_at)
+            .bind::<Text, _>(&entry.prev_hash)
+            .bind::<Text, _>(&entry.hash)
+            .execute(c)?;
+        if written != 1 {
+            return Err(StoreError::Internal(format!(
+                "writing entry {} inserted {written} rows",
+                entry.id
+            )));
+        }
+        return Ok(());
+    }
+    let new_postings: Vec<NewPosting<'_>> = postings
+        .iter()
+        .map(|p| NewPosting {
+            entry_id: &p.entry_id,
+            idx: p.idx,
+            account_id: &p.account_id,
+            asset: &p.asset,
+            amount: p.amount,
+        })
+        .collect();
+    crate::with_inner!(conn, c => diesel::insert_into(postings::table).values(&new_postings).execute(c))?;
+    diesel::insert_into(entries::table)
+        .values(entry)
+        .execute(conn)?;
+    for row in accounts {
+        write_balance(conn, row)?;
+    }
+    diesel::update(funds::table.find(&entry.fund_id))
+        .set((
+            funds::chain_seq.eq(entry.seq),
+            funds::chain_head.eq(&entry.hash),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Writes an entry through the posting path. `release` first frees a reservation on one of the
 /// entry's accounts (when a hold is posted). Runs inside the caller's transaction.
 fn post_inner(
@@ -249,7 +351,10 @@ fn post_inner(
     let reason = domain::text::required("reason", &e.reason, 1000)?;
     let (seq, head) = match locked {
         Some(head) => head,
-        None => lock_fund(conn, &e.fund_id)?,
+        None => {
+            let fund = lock_fund(conn, &e.fund_id)?;
+            (fund.chain_seq, fund.chain_head)
+        }
     };
     let keys: BTreeSet<AccountKey> = e
         .legs
@@ -310,17 +415,6 @@ fn post_inner(
     };
     let hash = hex::encode(canonical.hash(&prev));
 
-    let new_postings: Vec<NewPosting<'_>> = posting_rows
-        .iter()
-        .map(|p| NewPosting {
-            entry_id: &p.entry_id,
-            idx: p.idx,
-            account_id: &p.account_id,
-            asset: &p.asset,
-            amount: p.amount,
-        })
-        .collect();
-    crate::with_inner!(conn, c => diesel::insert_into(postings::table).values(&new_postings).execute(c))?;
     let entry = EntryRow {
         id: entry_id,
         fund_id: e.fund_id.clone(),
@@ -334,17 +428,9 @@ fn post_inner(
         effective_at: e.effective_at,
         recorded_at,
         prev_hash: head,
-        hash: hash.clone(),
+        hash,
     };
-    diesel::insert_into(entries::table)
-        .values(&entry)
-        .execute(conn)?;
-    for row in accounts.values() {
-        write_balance(conn, row)?;
-    }
-    diesel::update(funds::table.find(&e.fund_id))
-        .set((funds::chain_seq.eq(seq), funds::chain_head.eq(&hash)))
-        .execute(conn)?;
+    write_entry(conn, &entry, &posting_rows, accounts.values())?;
     Ok(PostedEntry {
         entry,
         postings: posting_rows,

@@ -232,7 +232,8 @@ pub async fn line_donation(
         if let Some(d) = &new_donor {
             storage::donors::insert(c, d)?;
         }
-        let d = storage::donations::record(c, &new)?;
+        let assets = storage::assets::list(c)?;
+        let d = storage::donations::record(c, &new, &assets)?;
         storage::bank::link_donation(c, &line_id, &d.row.id)?;
         let v = view_in(c, &d)?;
         note.entity("donation", &d.row.id)

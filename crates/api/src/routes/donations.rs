@@ -284,7 +284,8 @@ pub async fn create(
         }
         // What the answer shows besides the donation is read before `record` takes the fund's
         // lock, not while holding it. An unknown donor is left to `record` to refuse.
-        let scales = storage::assets::scales(c)?;
+        let assets = storage::assets::list(c)?;
+        let scales = storage::assets::scales_of(&assets);
         let donor = match new
             .donor_id
             .as_deref()
@@ -294,7 +295,7 @@ pub async fn create(
             None | Some(Err(StoreError::NotFound)) => None,
             Some(Err(e)) => return Err(e),
         };
-        let d = storage::donations::record(c, &new)?;
+        let d = storage::donations::record(c, &new, &assets)?;
         tracing::info!(donation.id = %d.row.id, receipt = ?d.row.receipt_no, "donation recorded");
         let v = view(&d, donor.as_ref(), &scales);
         note.entity("donation", &d.row.id)
