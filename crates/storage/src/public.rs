@@ -217,6 +217,37 @@ pub enum Reference<'a> {
     BankRef(&'a str),
 }
 
+/// A donation the public may see, with its fund (and unit), its campaign's name, and its
+/// donor's name if the donor agreed to publication.
+type PublicRow = (DonationRow, FundInfo, Option<String>, Option<String>);
+
+/// The query behind [`PublicRow`]: one statement for the donation and what is shown beside it.
+macro_rules! public_rows {
+    () => {
+        donations::table
+            .inner_join(funds::table.on(funds::id.eq(donations::fund_id)))
+            .inner_join(
+                units::table.on(units::edition
+                    .eq(funds::unit_edition)
+                    .and(units::code.eq(funds::unit_code))),
+            )
+            .left_join(campaigns::table.on(donations::campaign_id.eq(campaigns::id.nullable())))
+            // Only the names of donors who agreed to publication leave the database.
+            .left_join(
+                donors::table.on(donations::donor_id
+                    .eq(donors::id.nullable())
+                    .and(donors::publish_name.eq(true))),
+            )
+            .filter(donations::status.eq_any(PUBLIC_STATUSES))
+            .select((
+                DonationRow::as_select(),
+                FUND_INFO,
+                campaigns::name.nullable(),
+                donors::name.nullable(),
+            ))
+    };
+}
+
 /// Received (or reversed) donations with this reference, optionally of one fund, in id order
 /// after `after_id`; `limit + 1` are read. Receipt numbers restart per fund and year, so one
 /// number may name a donation in several funds.
@@ -227,9 +258,7 @@ pub fn by_reference(
     after_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PublicDonation>, StoreError> {
-    let mut q = donations::table
-        .filter(donations::status.eq_any(PUBLIC_STATUSES))
-        .select(DonationRow::as_select())
+    let mut q = public_rows!()
         .order(donations::id.asc())
         .limit(limit + 1)
         .into_boxed();
@@ -253,10 +282,8 @@ pub fn campaign_donations(
     campaign_id: &str,
     limit: i64,
 ) -> Result<Vec<PublicDonation>, StoreError> {
-    let rows = donations::table
+    let rows = public_rows!()
         .filter(donations::campaign_id.eq(campaign_id))
-        .filter(donations::status.eq_any(PUBLIC_STATUSES))
-        .select(DonationRow::as_select())
         .order(donations::id.desc())
         .limit(limit)
         .load(conn)?;
@@ -277,9 +304,9 @@ pub fn campaign_donation_count(
 
 fn public_donations(
     conn: &mut DbConnection,
-    rows: Vec<DonationRow>,
+    rows: Vec<PublicRow>,
 ) -> Result<Vec<PublicDonation>, StoreError> {
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.id.as_str()).collect();
     let mut lines: HashMap<String, Vec<LineRow>> = HashMap::new();
     for l in donation_lines::table
         .filter(donation_lines::donation_id.eq_any(&ids))
@@ -289,50 +316,18 @@ fn public_donations(
     {
         lines.entry(l.donation_id.clone()).or_default().push(l);
     }
-    let fund_ids: Vec<String> = rows.iter().map(|r| r.fund_id.clone()).collect();
-    let funds = funds_by_id(conn, &fund_ids)?;
-    let campaign_ids: Vec<&str> = rows
-        .iter()
-        .filter_map(|r| r.campaign_id.as_deref())
-        .collect();
-    let campaign_names: HashMap<String, String> = campaigns::table
-        .filter(campaigns::id.eq_any(&campaign_ids))
-        .select((campaigns::id, campaigns::name))
-        .load::<(String, String)>(conn)?
+    Ok(rows
         .into_iter()
-        .collect();
-    // Only the names of donors who agreed to publication leave the database.
-    let donor_ids: Vec<&str> = rows.iter().filter_map(|r| r.donor_id.as_deref()).collect();
-    let donor_names: HashMap<String, String> = donors::table
-        .filter(donors::id.eq_any(&donor_ids))
-        .filter(donors::publish_name.eq(true))
-        .select((donors::id, donors::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
-    rows.into_iter()
-        .map(|row| {
-            let fund = funds
-                .get(&row.fund_id)
-                .cloned()
-                .ok_or_else(|| StoreError::Internal("donation of an unknown fund".into()))?;
-            Ok(PublicDonation {
-                fund,
-                campaign_name: row
-                    .campaign_id
-                    .as_ref()
-                    .and_then(|c| campaign_names.get(c).cloned()),
-                donor_name: row
-                    .donor_id
-                    .as_ref()
-                    .and_then(|d| donor_names.get(d).cloned()),
-                donation: Donation {
-                    lines: lines.remove(&row.id).unwrap_or_default(),
-                    row,
-                },
-            })
+        .map(|(row, fund, campaign_name, donor_name)| PublicDonation {
+            fund,
+            campaign_name,
+            donor_name,
+            donation: Donation {
+                lines: lines.remove(&row.id).unwrap_or_default(),
+                row,
+            },
         })
-        .collect()
+        .collect())
 }
 
 /// A paid disbursement with its lines and the household's head and commune.

@@ -304,6 +304,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     bank_statement_lines
 );
 diesel::allow_tables_to_appear_in_same_query!(donations, funds);
+// The public donation lookup: a donation with its fund, unit, campaign and donor.
+diesel::allow_tables_to_appear_in_same_query!(donations, units);
+diesel::allow_tables_to_appear_in_same_query!(campaigns, funds);
+diesel::allow_tables_to_appear_in_same_query!(campaigns, units);
+diesel::allow_tables_to_appear_in_same_query!(donors, funds);
+diesel::allow_tables_to_appear_in_same_query!(donors, units);
 
 diesel::table! {
     incidents (id) {
