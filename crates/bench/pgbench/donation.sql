@@ -14,9 +14,10 @@
 \set n :base + random(0, :funds - 1)
 \set amount random(1000, 1000000)
 BEGIN;
--- The idempotency key is looked up (a fresh key: no row).
-SELECT CAST(gen_random_uuid() AS text) AS key, count(*) AS replays FROM idempotency_keys
-    WHERE user_id = ':actor' AND key = CAST(gen_random_uuid() AS text) \gset
+-- The idempotency key is looked up (a fresh key: no row; by its primary key).
+SELECT k AS key,
+       (SELECT count(*) FROM idempotency_keys WHERE user_id = ':actor' AND key = s.k) AS replays
+    FROM (SELECT CAST(gen_random_uuid() AS text) AS k) AS s \gset
 -- The assets, for the lines' check and the answer's scales.
 SELECT count(*) AS assets FROM (SELECT code, name, unit, scale, kind, created_at FROM assets ORDER BY code) a \gset
 -- The fund's row lock, which reads the chain head.
@@ -42,7 +43,7 @@ WITH p AS (
     RETURNING 1),
 b AS (
     UPDATE accounts AS a SET posted = x.posted, reserved = x.reserved
-    FROM unnest(ARRAY[':fa', ':da'], ARRAY[:fp + :amount, :dp - :amount]::bigint[], ARRAY[0, 0]::bigint[])
+    FROM unnest(ARRAY[':fa', ':da'], ARRAY[CAST(:fp AS bigint) + :amount, CAST(:dp AS bigint) - :amount], ARRAY[0, 0]::bigint[])
         AS x (id, posted, reserved) WHERE a.id = x.id),
 h AS (
     UPDATE funds SET chain_seq = :seq + 1,
