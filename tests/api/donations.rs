@@ -933,6 +933,27 @@ async fn idempotent_retries_replay_the_answer(b: Backend) {
     assert_eq!(r.headers()["Idempotent-Replayed"], "true");
     assert_eq!(problem(r, 422, "validation_failed").await, p1);
 
+    // A refusal after the work has written something (here the inline donor, inserted before
+    // the lines are checked) rolls all of it back; only the refusal is stored under the key.
+    let mut with_donor = bad.clone();
+    with_donor["donor"] = json!({"kind": "individual", "name": "Phạm Văn Khiêm"});
+    let donor_key = new_key();
+    let p2 = problem(
+        post_donation(&app, &fm, &donor_key, &with_donor).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p2), ["lines[0].value_vnd"]);
+    let found = json(app.get("/v1/donors?q=khiem", &fm).await, 200).await;
+    assert!(
+        ids(&found).is_empty(),
+        "the refused request left a donor: {found}"
+    );
+    let r = post_donation(&app, &fm, &donor_key, &with_donor).await;
+    assert_eq!(r.headers()["Idempotent-Replayed"], "true");
+    assert_eq!(problem(r, 422, "validation_failed").await, p2);
+
     // Exactly one receipt number was used by all of the above.
     let next = donate(&app, &fm, &other).await;
     assert_eq!(next["receipt_no"], receipt_no(&cal.year(), 2));

@@ -44,11 +44,13 @@ impl AppState {
         mut f: impl FnMut(&mut DbConnection, &mut Note) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let user = user.clone();
-        self.write_unaudited(move |c| {
-            let mut note = Note::default();
-            let out = f(c, &mut note)?;
-            audit::record(c, &user, note)?;
-            Ok(out)
+        self.with_db(move |db| {
+            db.write(|c| {
+                let mut note = Note::default();
+                let out = f(c, &mut note)?;
+                audit::record(c, &user, note)?;
+                Ok(out)
+            })
         })
         .await
     }
@@ -61,15 +63,6 @@ impl AppState {
             Ok(())
         })
         .await
-    }
-
-    /// A write transaction with no audit event: only for work that is not a user's request
-    /// (signing checkpoints) or that records its own event (idempotent requests).
-    pub async fn write_unaudited<T: Send + 'static>(
-        &self,
-        f: impl FnMut(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        self.with_db(move |db| db.write(f)).await
     }
 
     /// Runs `f` with the database off the async workers, for work that runs its own

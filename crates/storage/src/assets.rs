@@ -36,7 +36,12 @@ pub fn get(conn: &mut DbConnection, field: &str, code: &str) -> Result<AssetRow,
         .select(AssetRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| domain::Invalid::new(field, format!("unknown asset {code}")).into())
+        .ok_or_else(|| unknown(field, code))
+}
+
+/// The field error for an asset code that names no asset.
+pub(crate) fn unknown(field: &str, code: &str) -> StoreError {
+    domain::Invalid::new(field, format!("unknown asset {code}")).into()
 }
 
 /// Decimal places per asset code.

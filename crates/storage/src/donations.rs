@@ -104,12 +104,10 @@ fn check_lines(
     let mut lines = Vec::with_capacity(raw.len());
     let mut total: i64 = 0;
     for (i, l) in raw.iter().enumerate() {
-        let asset = assets.iter().find(|a| a.code == l.asset).ok_or_else(|| {
-            invalid(
-                format!("lines[{i}].asset"),
-                format!("unknown asset {}", l.asset),
-            )
-        })?;
+        let asset = assets
+            .iter()
+            .find(|a| a.code == l.asset)
+            .ok_or_else(|| crate::assets::unknown(&format!("lines[{i}].asset"), &l.asset))?;
         let amount = parse_positive(&format!("lines[{i}].amount"), &l.amount, asset.scale())?;
         let value_vnd = match &l.value_vnd {
             Some(v) => {
