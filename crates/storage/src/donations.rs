@@ -153,22 +153,28 @@ fn check_lines(
     Ok((lines, total))
 }
 
+/// Up to this many lines, a donation's insert is kept prepared on the PostgreSQL connection
+/// (one prepared statement per number of lines: [`crate::db::Cached`]).
+const CACHED_LINES: usize = 4;
+
 /// Advances the fund's receipt counter for the year and returns the new number. The caller holds
 /// the fund's lock, so numbers are handed out one at a time; a rollback returns the number.
 fn next_receipt(conn: &mut DbConnection, fund_id: &str, year: i32) -> Result<i64, StoreError> {
     if let DbConnection::Pg(c) = conn {
         // One round trip: insert the year's first number or advance the counter.
-        return Ok(diesel::insert_into(receipt_counters::table)
-            .values((
-                receipt_counters::fund_id.eq(fund_id),
-                receipt_counters::year.eq(year),
-                receipt_counters::last_seq.eq(1),
-            ))
-            .on_conflict((receipt_counters::fund_id, receipt_counters::year))
-            .do_update()
-            .set(receipt_counters::last_seq.eq(receipt_counters::last_seq + 1))
-            .returning(receipt_counters::last_seq)
-            .get_result(c)?);
+        return Ok(crate::db::cached(
+            diesel::insert_into(receipt_counters::table)
+                .values((
+                    receipt_counters::fund_id.eq(fund_id),
+                    receipt_counters::year.eq(year),
+                    receipt_counters::last_seq.eq(1),
+                ))
+                .on_conflict((receipt_counters::fund_id, receipt_counters::year))
+                .do_update()
+                .set(receipt_counters::last_seq.eq(receipt_counters::last_seq + 1))
+                .returning(receipt_counters::last_seq),
+        )
+        .get_result(c)?);
     }
     let last: Option<i64> = receipt_counters::table
         .find((fund_id, year))
@@ -388,6 +394,8 @@ pub fn record(
         conn,
         diesel::insert_into(donations::table).values(&row),
         diesel::insert_into(donation_lines::table).values(&lines),
+        // A donation's usual one to a few lines: prepared; a longer list is sent unnamed.
+        lines.len() <= CACHED_LINES,
     )
     .map_err(|e| {
         crate::error::unique_as(e, || {

@@ -126,6 +126,7 @@ fn store(
             conn,
             diesel::insert_into(audit_events::table).values(event),
             row,
+            true,
         ),
         None => row.execute(conn).map(|_| ()),
     }

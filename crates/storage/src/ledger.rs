@@ -254,11 +254,22 @@ b AS (
     UPDATE accounts AS a SET posted = x.posted, reserved = x.reserved
     FROM unnest($5, $6, $7) AS x (id, posted, reserved) WHERE a.id = x.id),
 h AS (
-    UPDATE funds SET chain_seq = $10, chain_head = $20 WHERE id = $9)
-INSERT INTO entries (id, fund_id, seq, kind, reason, actor_id, ref_type, ref_id,
-    reverses_entry_id, effective_at, recorded_at, prev_hash, hash)
-SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
-WHERE (SELECT count(*) FROM p) = cardinality($1)";
+    UPDATE funds SET chain_seq = $10, chain_head = $20 WHERE id = $9),
+e AS (
+    INSERT INTO entries (id, fund_id, seq, kind, reason, actor_id, ref_type, ref_id,
+        reverses_entry_id, effective_at, recorded_at, prev_hash, hash)
+    SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
+    WHERE (SELECT count(*) FROM p) = cardinality($1)
+    RETURNING 1)
+SELECT count(*) AS written FROM e";
+
+/// What [`WRITE_ENTRY_PG`] answers: how many entries it inserted (1, or 0 if the postings were
+/// not all written).
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    written: i64,
+}
 
 /// Writes a sealed entry: its postings, the entry, the accounts' new balances and the fund's
 /// chain head. On PostgreSQL one statement ([`WRITE_ENTRY_PG`]): one round trip while the fund
@@ -272,38 +283,41 @@ fn write_entry<'a>(
     if let DbConnection::Pg(c) = conn {
         use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
         let accounts: Vec<&AccountRow> = accounts.collect();
-        let written = diesel::sql_query(WRITE_ENTRY_PG)
-            .bind::<Array<Integer>, _>(postings.iter().map(|p| p.idx).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(
-                postings
-                    .iter()
-                    .map(|p| p.account_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Text>, _>(
-                postings
-                    .iter()
-                    .map(|p| p.asset.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<BigInt>, _>(postings.iter().map(|p| p.amount).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(accounts.iter().map(|a| a.posted).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(accounts.iter().map(|a| a.reserved).collect::<Vec<_>>())
-            .bind::<Text, _>(&entry.id)
-            .bind::<Text, _>(&entry.fund_id)
-            .bind::<BigInt, _>(entry.seq)
-            .bind::<Text, _>(&entry.kind)
-            .bind::<Text, _>(&entry.reason)
-            .bind::<Text, _>(&entry.actor_id)
-            .bind::<Nullable<Text>, _>(&entry.ref_type)
-            .bind::<Nullable<Text>, _>(&entry.ref_id)
-            .bind::<Nullable<Text>, _>(&entry.reverses_entry_id)
-            .bind::<BigInt, _>(entry.effective_at)
-            .bind::<BigInt, _>(entry.recorded_at)
-            .bind::<Text, _>(&entry.prev_hash)
-            .bind::<Text, _>(&entry.hash)
-            .execute(c)?;
+        let written = crate::db::cached(
+            diesel::sql_query(WRITE_ENTRY_PG)
+                .bind::<Array<Integer>, _>(postings.iter().map(|p| p.idx).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(
+                    postings
+                        .iter()
+                        .map(|p| p.account_id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind::<Array<Text>, _>(
+                    postings
+                        .iter()
+                        .map(|p| p.asset.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind::<Array<BigInt>, _>(postings.iter().map(|p| p.amount).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(accounts.iter().map(|a| a.posted).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(accounts.iter().map(|a| a.reserved).collect::<Vec<_>>())
+                .bind::<Text, _>(&entry.id)
+                .bind::<Text, _>(&entry.fund_id)
+                .bind::<BigInt, _>(entry.seq)
+                .bind::<Text, _>(&entry.kind)
+                .bind::<Text, _>(&entry.reason)
+                .bind::<Text, _>(&entry.actor_id)
+                .bind::<Nullable<Text>, _>(&entry.ref_type)
+                .bind::<Nullable<Text>, _>(&entry.ref_id)
+                .bind::<Nullable<Text>, _>(&entry.reverses_entry_id)
+                .bind::<BigInt, _>(entry.effective_at)
+                .bind::<BigInt, _>(entry.recorded_at)
+                .bind::<Text, _>(&entry.prev_hash)
+                .bind::<Text, _>(&entry.hash),
+        )
+        .get_result::<Written>(c)?
+        .written;
         if written != 1 {
             return Err(StoreError::Internal(format!(
                 "writing entry {} inserted {written} rows",

@@ -272,7 +272,9 @@ pub fn by_reference(
     if let Some(a) = after_id {
         q = q.filter(donations::id.gt(a.to_owned()));
     }
-    let rows = q.load(conn)?;
+    // A fixed set of filters (eight shapes): kept prepared, which SQLite otherwise prepares
+    // anew on every lookup (a boxed query).
+    let rows = crate::db::cached(q).load(conn)?;
     public_donations(conn, rows)
 }
 
@@ -302,18 +304,25 @@ pub fn campaign_donation_count(
         .get_result(conn)?)
 }
 
+/// Up to this many donations, their lines are read by a prepared statement ([`crate::db::Cached`]).
+const CACHED_IDS: usize = 2;
+
 fn public_donations(
     conn: &mut DbConnection,
     rows: Vec<PublicRow>,
 ) -> Result<Vec<PublicDonation>, StoreError> {
     let ids: Vec<&str> = rows.iter().map(|r| r.0.id.as_str()).collect();
     let mut lines: HashMap<String, Vec<LineRow>> = HashMap::new();
-    for l in donation_lines::table
-        .filter(donation_lines::donation_id.eq_any(&ids))
-        .order((donation_lines::donation_id.asc(), donation_lines::idx.asc()))
-        .select(LineRow::as_select())
-        .load::<LineRow>(conn)?
-    {
+    // One statement per number of donations (SQLite binds each id): the usual one or two are
+    // kept prepared, a page of them is not.
+    let query = crate::db::Cached {
+        cache: ids.len() <= CACHED_IDS,
+        query: donation_lines::table
+            .filter(donation_lines::donation_id.eq_any(&ids))
+            .order((donation_lines::donation_id.asc(), donation_lines::idx.asc()))
+            .select(LineRow::as_select()),
+    };
+    for l in query.load::<LineRow>(conn)? {
         lines.entry(l.donation_id.clone()).or_default().push(l);
     }
     Ok(rows
