@@ -6,17 +6,18 @@
 -- before the transaction, two more round trips), the checks, and the canonical hash (here one
 -- sha256() in SQL).
 --
--- relief-bench runs it as: pgbench -n -c 32 -j 2 -T <secs> -f donation.sql
+-- relief-bench runs it as: pgbench -n -M prepared -c 32 -j 2 -T <secs> -f donation.sql
 --   -D actor=<user id> -D year=<receipt year> -D base=<first n> -D funds=<how many>
 -- with bench_funds(n, fund_id) naming the funds to spread over (each with its accounts
--- created by one donation through the API). Simple query mode: variables are substituted as
--- text, also inside quotes.
+-- created by one donation through the API). Prepared mode, as the service keeps these
+-- statements prepared (storage::db::Cached): each variable is a bind parameter, cast to its
+-- type where PostgreSQL could not infer it.
 \set n :base + random(0, :funds - 1)
 \set amount random(1000, 1000000)
 BEGIN;
 -- The idempotency key is looked up (a fresh key: no row; by its primary key).
 SELECT k AS key,
-       (SELECT count(*) FROM idempotency_keys WHERE user_id = ':actor' AND key = s.k) AS replays
+       (SELECT count(*) FROM idempotency_keys WHERE user_id = CAST(:actor AS text) AND key = s.k) AS replays
     FROM (SELECT CAST(gen_random_uuid() AS text) AS k) AS s \gset
 -- The assets, for the lines' check and the answer's scales.
 SELECT count(*) AS assets FROM (SELECT code, name, unit, scale, kind, created_at FROM assets ORDER BY code) a \gset
@@ -24,51 +25,51 @@ SELECT count(*) AS assets FROM (SELECT code, name, unit, scale, kind, created_at
 SELECT id AS fund, chain_seq AS seq, chain_head AS head,
        CAST(gen_random_uuid() AS text) AS eid, CAST(gen_random_uuid() AS text) AS did,
        CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS bigint) AS now_us
-    FROM funds WHERE id = (SELECT fund_id FROM bench_funds WHERE n = :n) FOR UPDATE \gset
-INSERT INTO receipt_counters (fund_id, year, last_seq) VALUES (':fund', :year, 1)
+    FROM funds WHERE id = (SELECT fund_id FROM bench_funds WHERE n = CAST(:n AS bigint)) FOR UPDATE \gset
+INSERT INTO receipt_counters (fund_id, year, last_seq) VALUES (CAST(:fund AS text), CAST(:year AS bigint), 1)
     ON CONFLICT (fund_id, year) DO UPDATE SET last_seq = receipt_counters.last_seq + 1
     RETURNING last_seq AS rseq \gset
 -- The entry's accounts, locked in id order.
 SELECT max(id) FILTER (WHERE kind = 'fund') AS fa, max(posted) FILTER (WHERE kind = 'fund') AS fp,
        max(id) FILTER (WHERE kind = 'donations') AS da, max(posted) FILTER (WHERE kind = 'donations') AS dp
     FROM (SELECT id, kind, posted FROM accounts
-          WHERE fund_id = ':fund' AND kind IN ('fund', 'donations') AND asset = 'VND' AND designation = ''
+          WHERE fund_id = CAST(:fund AS text) AND kind IN ('fund', 'donations') AND asset = 'VND' AND designation = ''
           ORDER BY id FOR UPDATE) a \gset
 -- The entry: postings, balances, chain head and the entry in one statement (WRITE_ENTRY_PG).
 WITH p AS (
     INSERT INTO postings (entry_id, idx, account_id, asset, amount)
-    SELECT ':eid', x.idx, x.account_id, x.asset, x.amount
-    FROM unnest(ARRAY[0, 1], ARRAY[':fa', ':da'], ARRAY['VND', 'VND'], ARRAY[:amount, -:amount]::bigint[])
+    SELECT CAST(:eid AS text), x.idx, x.account_id, x.asset, x.amount
+    FROM unnest(ARRAY[0, 1], ARRAY[CAST(:fa AS text), CAST(:da AS text)], ARRAY['VND', 'VND'], ARRAY[CAST(:amount AS bigint), -CAST(:amount AS bigint)]::bigint[])
         AS x (idx, account_id, asset, amount)
     RETURNING 1),
 b AS (
     UPDATE accounts AS a SET posted = x.posted, reserved = x.reserved
-    FROM unnest(ARRAY[':fa', ':da'], ARRAY[CAST(:fp AS bigint) + :amount, CAST(:dp AS bigint) - :amount], ARRAY[0, 0]::bigint[])
+    FROM unnest(ARRAY[CAST(:fa AS text), CAST(:da AS text)], ARRAY[CAST(:fp AS bigint) + CAST(:amount AS bigint), CAST(:dp AS bigint) - CAST(:amount AS bigint)], ARRAY[0, 0]::bigint[])
         AS x (id, posted, reserved) WHERE a.id = x.id),
 h AS (
-    UPDATE funds SET chain_seq = :seq + 1,
-        chain_head = encode(sha256(convert_to(concat_ws('|', ':fund', :seq + 1, ':eid', ':head', :amount), 'UTF8')), 'hex')
-    WHERE id = ':fund')
+    UPDATE funds SET chain_seq = CAST(:seq AS bigint) + 1,
+        chain_head = encode(sha256(convert_to(concat_ws('|', CAST(:fund AS text), CAST(:seq AS bigint) + 1, CAST(:eid AS text), CAST(:head AS text), CAST(:amount AS bigint)), 'UTF8')), 'hex')
+    WHERE id = CAST(:fund AS text))
 INSERT INTO entries (id, fund_id, seq, kind, reason, actor_id, ref_type, ref_id,
                      effective_at, recorded_at, prev_hash, hash)
-SELECT ':eid', ':fund', :seq + 1, 'donation', 'donation BN-' || :year || '-' || lpad(CAST(:rseq AS text), 6, '0'),
-       ':actor', 'donation', ':did', :now_us, :now_us, ':head',
-       encode(sha256(convert_to(concat_ws('|', ':fund', :seq + 1, ':eid', ':head', :amount), 'UTF8')), 'hex')
+SELECT CAST(:eid AS text), CAST(:fund AS text), CAST(:seq AS bigint) + 1, 'donation', 'donation BN-' || CAST(:year AS bigint) || '-' || lpad(CAST(:rseq AS text), 6, '0'),
+       CAST(:actor AS text), 'donation', CAST(:did AS text), CAST(:now_us AS bigint), CAST(:now_us AS bigint), CAST(:head AS text),
+       encode(sha256(convert_to(concat_ws('|', CAST(:fund AS text), CAST(:seq AS bigint) + 1, CAST(:eid AS text), CAST(:head AS text), CAST(:amount AS bigint)), 'UTF8')), 'hex')
 WHERE (SELECT count(*) FROM p) = 2;
 -- The donation with its line.
 WITH w AS (
     INSERT INTO donations (id, fund_id, status, channel, received_at, recorded_at, receipt_year,
                            receipt_seq, receipt_no, entry_id, designation, total_vnd, created_by)
-    VALUES (':did', ':fund', 'received', 'cash', :now_us, :now_us, :year, :rseq,
-            'BN-' || :year || '-' || lpad(CAST(:rseq AS text), 6, '0'), ':eid', '', :amount, ':actor'))
-INSERT INTO donation_lines (donation_id, idx, asset, amount) VALUES (':did', 0, 'VND', :amount);
+    VALUES (CAST(:did AS text), CAST(:fund AS text), 'received', 'cash', CAST(:now_us AS bigint), CAST(:now_us AS bigint), CAST(:year AS bigint), CAST(:rseq AS bigint),
+            'BN-' || CAST(:year AS bigint) || '-' || lpad(CAST(:rseq AS text), 6, '0'), CAST(:eid AS text), '', CAST(:amount AS bigint), CAST(:actor AS text)))
+INSERT INTO donation_lines (donation_id, idx, asset, amount) VALUES (CAST(:did AS text), 0, 'VND', CAST(:amount AS bigint));
 -- The audit event with the idempotency key and its answer.
 WITH w AS (
     INSERT INTO audit_events (id, occurred_at, actor_id, actor_role, request_id, action, entity_type,
                               entity_id, fund_id, unit_edition, unit_path, detail)
-    VALUES (CAST(gen_random_uuid() AS text), :now_us, ':actor', 'fund_manager', md5(CAST(random() AS text)),
-            'POST /v1/donations', 'donation', ':did', ':fund', 2025, 'P52/C21583', repeat('x', 700)))
+    VALUES (CAST(gen_random_uuid() AS text), CAST(:now_us AS bigint), CAST(:actor AS text), 'fund_manager', md5(CAST(random() AS text)),
+            'POST /v1/donations', 'donation', CAST(:did AS text), CAST(:fund AS text), 2025, 'P52/C21583', repeat('x', 700)))
 INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at)
-    VALUES (':actor', ':key', md5(CAST(random() AS text)) || md5(CAST(random() AS text)), 201,
-            repeat('x', 700), :now_us);
+    VALUES (CAST(:actor AS text), CAST(:key AS text), md5(CAST(random() AS text)) || md5(CAST(random() AS text)), 201,
+            repeat('x', 700), CAST(:now_us AS bigint));
 END;

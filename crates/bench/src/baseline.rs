@@ -54,7 +54,7 @@ pub fn pgbench_donations(
         format!("base={base}"),
         format!("funds={funds}"),
     ];
-    pgbench(pg_url, PGBENCH_SCRIPT, &vars, clients, stop)
+    pgbench(pg_url, PGBENCH_SCRIPT, "prepared", &vars, clients, stop)
 }
 
 /// Loads pgledger (its SQL files, in the order given: they are not in this repository) into
@@ -88,14 +88,15 @@ pub fn pgbench_pgledger(
         format!("accounts={PGLEDGER_ACCOUNTS}"),
         format!("hot={}", u8::from(hot)),
     ];
-    pgbench(pg_url, PGLEDGER_SCRIPT, &vars, clients, stop)
+    pgbench(pg_url, PGLEDGER_SCRIPT, "simple", &vars, clients, stop)
 }
 
-/// Runs pgbench on `script` with `clients` clients (`-j 2`) and the `-D` variables `vars`;
-/// latencies come from its per-transaction log.
+/// Runs pgbench on `script` in query `mode` (`-M`: `simple` or `prepared`) with `clients`
+/// clients (`-j 2`) and the `-D` variables `vars`; latencies come from its per-transaction log.
 fn pgbench(
     pg_url: &str,
     script_text: &str,
+    mode: &str,
     vars: &[String],
     clients: usize,
     stop: Stop,
@@ -107,6 +108,7 @@ fn pgbench(
     std::fs::write(&script, script_text)?;
     let mut cmd = Command::new("pgbench");
     cmd.arg("-n")
+        .args(["-M", mode])
         .args(["-c", &clients.to_string()])
         .args(["-j", "2"])
         .arg("-f")
