@@ -1668,7 +1668,75 @@ async fn bank_statements_reconcile_against_transfers(b: Backend) {
     problem(twice, 409, "line_already_recorded").await;
 }
 
+/// The assets are kept in memory between requests (`storage::assets::Cache`): an asset created
+/// after donations and public look-ups have read them is accepted, shown with its own scale, and
+/// an unknown code is still refused.
+async fn assets_created_later_are_accepted_and_shown(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let admin = app.admin_token().await;
+    let fm = app
+        .user_token("gialai.fm", "fund_manager", Some("P52"))
+        .await;
+    let (fund, _) = fund_with_account(&app, &fm, "Quỹ cứu trợ Quy Nhơn", "0071000123456").await;
+    let cal = Calendar::new();
+    let lookup = |no: &str| {
+        app.client
+            .get(app.url(&format!(
+                "/v1/public/donations?receipt_no={no}&fund_id={fund}"
+            )))
+            .send()
+    };
+    // Both paths read the assets before the new one exists.
+    let first = donate(
+        &app,
+        &fm,
+        &cash(&fund, json!([vnd_line("100000")]), &early(&cal.day(0))),
+    )
+    .await;
+    let r = lookup(first["receipt_no"].as_str().unwrap()).await.unwrap();
+    assert_eq!(
+        json(r, 200).await["items"][0]["lines"][0]["amount"],
+        "100000"
+    );
+    let lamp = json!({"asset": "SOLAR_LAMP_W", "amount": "12.5", "value_vnd": "50000"});
+    refused_naming(
+        &app,
+        &fm,
+        &cash(&fund, json!([lamp.clone()]), &early(&cal.day(0))),
+        "lines[0].asset",
+    )
+    .await;
+
+    let body = json!({"code": "SOLAR_LAMP_W", "name": "Đèn năng lượng mặt trời (W)", "unit": "W", "scale": 1, "kind": "goods"});
+    json(app.post("/v1/assets", &admin, &body).await, 201).await;
+    let d = donate(&app, &fm, &cash(&fund, json!([lamp]), &early(&cal.day(0)))).await;
+    assert_eq!(d["lines"][0]["asset"], "SOLAR_LAMP_W");
+    assert_eq!(d["lines"][0]["amount"], "12.5");
+    let r = lookup(d["receipt_no"].as_str().unwrap()).await.unwrap();
+    let shown = json(r, 200).await;
+    assert_eq!(shown["items"][0]["lines"][0]["asset"], "SOLAR_LAMP_W");
+    assert_eq!(shown["items"][0]["lines"][0]["amount"], "12.5");
+    // More places than the new asset allows, and a code that names no asset: refused.
+    let finer = json!([{"asset": "SOLAR_LAMP_W", "amount": "1.25", "value_vnd": "5000"}]);
+    refused_naming(
+        &app,
+        &fm,
+        &cash(&fund, finer, &early(&cal.day(0))),
+        "lines[0].amount",
+    )
+    .await;
+    let unknown = json!([{"asset": "NO_SUCH", "amount": "1", "value_vnd": "5000"}]);
+    refused_naming(
+        &app,
+        &fm,
+        &cash(&fund, unknown, &early(&cal.day(0))),
+        "lines[0].asset",
+    )
+    .await;
+}
+
 crate::both_backends!(
+    assets_created_later_are_accepted_and_shown,
     intake_flow_numbers_lists_and_prints_receipts,
     receipt_numbers_restart_per_fund_and_year,
     campaigns_bound_the_receiving_period,

@@ -18,6 +18,8 @@ pub struct AppState {
     pub public_limit: crate::ratelimit::RateLimiter,
     /// CORS origins and HSTS, for the security headers (`headers.rs`).
     pub web: crate::headers::WebSettings,
+    /// Every asset, read once and again only when a request names one it does not hold.
+    pub assets: std::sync::Arc<storage::assets::Cache>,
 }
 
 impl AppState {

@@ -1,6 +1,7 @@
 -- pgbench baseline: one donation intake (one cash line) with the same statements the service
 -- sends to PostgreSQL inside the transaction of POST /v1/donations (crates/storage/src/
--- idempotency.rs, donations.rs, ledger.rs and the audit event), on the same tables, indexes,
+-- idempotency.rs, donations.rs, ledger.rs and the audit event; the asset list comes from the
+-- service's in-memory cache, assets::Cache), on the same tables, indexes,
 -- constraints and triggers, in the service's scratch database. What it leaves out is what the
 -- service adds around SQL: HTTP, JSON, authentication (the user and the fund's scope are read
 -- before the transaction, two more round trips), the checks, and the canonical hash (here one
@@ -19,8 +20,6 @@ BEGIN;
 SELECT k AS key,
        (SELECT count(*) FROM idempotency_keys WHERE user_id = CAST(:actor AS text) AND key = s.k) AS replays
     FROM (SELECT CAST(gen_random_uuid() AS text) AS k) AS s \gset
--- The assets, for the lines' check and the answer's scales.
-SELECT count(*) AS assets FROM (SELECT code, name, unit, scale, kind, created_at FROM assets ORDER BY code) a \gset
 -- The fund's row lock, which reads the chain head.
 SELECT id AS fund, chain_seq AS seq, chain_head AS head,
        CAST(gen_random_uuid() AS text) AS eid, CAST(gen_random_uuid() AS text) AS did,
@@ -49,27 +48,34 @@ b AS (
 h AS (
     UPDATE funds SET chain_seq = CAST(:seq AS bigint) + 1,
         chain_head = encode(sha256(convert_to(concat_ws('|', CAST(:fund AS text), CAST(:seq AS bigint) + 1, CAST(:eid AS text), CAST(:head AS text), CAST(:amount AS bigint)), 'UTF8')), 'hex')
-    WHERE id = CAST(:fund AS text))
+    WHERE id = CAST(:fund AS text)),
+e AS (
 INSERT INTO entries (id, fund_id, seq, kind, reason, actor_id, ref_type, ref_id,
                      effective_at, recorded_at, prev_hash, hash)
 SELECT CAST(:eid AS text), CAST(:fund AS text), CAST(:seq AS bigint) + 1, 'donation', 'donation BN-' || CAST(:year AS bigint) || '-' || lpad(CAST(:rseq AS text), 6, '0'),
        CAST(:actor AS text), 'donation', CAST(:did AS text), CAST(:now_us AS bigint), CAST(:now_us AS bigint), CAST(:head AS text),
        encode(sha256(convert_to(concat_ws('|', CAST(:fund AS text), CAST(:seq AS bigint) + 1, CAST(:eid AS text), CAST(:head AS text), CAST(:amount AS bigint)), 'UTF8')), 'hex')
-WHERE (SELECT count(*) FROM p) = 2;
+WHERE (SELECT count(*) FROM p) = 2
+RETURNING 1)
+SELECT count(*) AS written FROM e;
 -- The donation with its line.
-WITH w AS (
+WITH w0 AS (
     INSERT INTO donations (id, fund_id, status, channel, received_at, recorded_at, receipt_year,
                            receipt_seq, receipt_no, entry_id, designation, total_vnd, created_by)
     VALUES (CAST(:did AS text), CAST(:fund AS text), 'received', 'cash', CAST(:now_us AS bigint), CAST(:now_us AS bigint), CAST(:year AS bigint), CAST(:rseq AS bigint),
-            'BN-' || CAST(:year AS bigint) || '-' || lpad(CAST(:rseq AS text), 6, '0'), CAST(:eid AS text), '', CAST(:amount AS bigint), CAST(:actor AS text)))
-INSERT INTO donation_lines (donation_id, idx, asset, amount) VALUES (CAST(:did AS text), 0, 'VND', CAST(:amount AS bigint));
+            'BN-' || CAST(:year AS bigint) || '-' || lpad(CAST(:rseq AS text), 6, '0'), CAST(:eid AS text), '', CAST(:amount AS bigint), CAST(:actor AS text))),
+w1 AS (
+INSERT INTO donation_lines (donation_id, idx, asset, amount) VALUES (CAST(:did AS text), 0, 'VND', CAST(:amount AS bigint)))
+SELECT 1;
 -- The audit event with the idempotency key and its answer.
-WITH w AS (
+WITH w0 AS (
     INSERT INTO audit_events (id, occurred_at, actor_id, actor_role, request_id, action, entity_type,
                               entity_id, fund_id, unit_edition, unit_path, detail)
     VALUES (CAST(gen_random_uuid() AS text), CAST(:now_us AS bigint), CAST(:actor AS text), 'fund_manager', md5(CAST(random() AS text)),
-            'POST /v1/donations', 'donation', CAST(:did AS text), CAST(:fund AS text), 2025, 'P52/C21583', repeat('x', 700)))
+            'POST /v1/donations', 'donation', CAST(:did AS text), CAST(:fund AS text), 2025, 'P52/C21583', repeat('x', 700))),
+w1 AS (
 INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at)
     VALUES (CAST(:actor AS text), CAST(:key AS text), md5(CAST(random() AS text)) || md5(CAST(random() AS text)), 201,
-            repeat('x', 700), CAST(:now_us AS bigint));
+            repeat('x', 700), CAST(:now_us AS bigint)))
+SELECT 1;
 END;

@@ -196,6 +196,7 @@ impl Application {
                 hsts_max_age_secs: config.hsts_max_age_secs,
                 assets_dir: config.web_dir.as_ref().map(std::path::PathBuf::from),
             },
+            assets: Default::default(),
         });
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

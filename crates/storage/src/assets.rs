@@ -29,6 +29,40 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<AssetRow>, StoreError> {
         .load(conn)?)
 }
 
+/// Every asset, kept in memory between requests. An asset is never changed or deleted once
+/// created (no statement does either), so a list read earlier can only lack the assets created
+/// since: [`Cache::covering`] reads the table again when asked for a code it does not hold.
+/// It saves a query in each donation and each public receipt lookup. Call it only in
+/// transactions that create no asset (a rolled-back asset must not be kept).
+#[derive(Debug, Default)]
+pub struct Cache(std::sync::RwLock<std::sync::Arc<Vec<AssetRow>>>);
+
+impl Cache {
+    /// Every asset, the held list if it names each of `codes` (a code that names no asset
+    /// makes it read the table, and the caller refuses the code as before).
+    pub fn covering<'a>(
+        &self,
+        conn: &mut DbConnection,
+        codes: impl IntoIterator<Item = &'a str>,
+    ) -> Result<std::sync::Arc<Vec<AssetRow>>, StoreError> {
+        let held = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut codes = codes.into_iter();
+        if !held.is_empty() && codes.all(|code| held.iter().any(|a| a.code == code)) {
+            return Ok(held);
+        }
+        let fresh = std::sync::Arc::new(list(conn)?);
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh.clone();
+        Ok(fresh)
+    }
+}
+
 /// The asset, or a field error naming `field` when there is no such asset.
 pub fn get(conn: &mut DbConnection, field: &str, code: &str) -> Result<AssetRow, StoreError> {
     assets::table

@@ -278,13 +278,14 @@ pub async fn create(
         note: b.note,
         actor_id: user.id.clone(),
     };
+    let asset_cache = state.assets.clone();
     crate::idempotency::run(&state, &user, key, fp, move |c, note| {
         if let Some(d) = &new_donor {
             storage::donors::insert(c, d)?;
         }
         // What the answer shows besides the donation is read before `record` takes the fund's
         // lock, not while holding it. An unknown donor is left to `record` to refuse.
-        let assets = storage::assets::list(c)?;
+        let assets = asset_cache.covering(c, new.lines.iter().map(|l| l.asset.as_str()))?;
         let scales = storage::assets::scales_of(&assets);
         let donor = match new
             .donor_id

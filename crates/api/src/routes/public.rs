@@ -97,13 +97,13 @@ fn format_of(f: Option<&str>) -> Result<Format, ApiError> {
 type Assets = HashMap<String, (String, u32)>;
 
 fn assets(c: &mut DbConnection) -> Result<Assets, storage::StoreError> {
-    Ok(storage::assets::list(c)?
-        .into_iter()
-        .map(|a| {
-            let scale = a.scale();
-            (a.code, (a.unit, scale))
-        })
-        .collect())
+    Ok(asset_map(&storage::assets::list(c)?))
+}
+
+fn asset_map(list: &[storage::assets::AssetRow]) -> Assets {
+    list.iter()
+        .map(|a| (a.code.clone(), (a.unit.clone(), a.scale())))
+        .collect()
 }
 
 fn amount(assets: &Assets, asset: &str, minor: i64) -> String {
@@ -806,6 +806,7 @@ pub async fn donations(
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let first_page = after.is_none();
     let fund_id = q.fund_id;
+    let asset_cache = state.assets.clone();
     let (rows, assets) = state
         .read(move |c| {
             let reference = match (&receipt, &bank_ref) {
@@ -820,7 +821,11 @@ pub async fn donations(
                 after.as_deref(),
                 limit,
             )?;
-            Ok((rows, assets(c)?))
+            let codes = rows
+                .iter()
+                .flat_map(|r| r.donation.lines.iter().map(|l| l.asset.as_str()));
+            let assets = asset_map(&asset_cache.covering(c, codes)?);
+            Ok((rows, assets))
         })
         .await?;
     if rows.is_empty() && first_page {
