@@ -1717,22 +1717,19 @@ async fn assets_created_later_are_accepted_and_shown(b: Backend) {
     assert_eq!(shown["items"][0]["lines"][0]["asset"], "SOLAR_LAMP_W");
     assert_eq!(shown["items"][0]["lines"][0]["amount"], "12.5");
     // More places than the new asset allows, and a code that names no asset: refused.
-    let finer = json!([{"asset": "SOLAR_LAMP_W", "amount": "1.25", "value_vnd": "5000"}]);
-    refused_naming(
-        &app,
-        &fm,
-        &cash(&fund, finer, &early(&cal.day(0))),
-        "lines[0].amount",
-    )
-    .await;
-    let unknown = json!([{"asset": "NO_SUCH", "amount": "1", "value_vnd": "5000"}]);
-    refused_naming(
-        &app,
-        &fm,
-        &cash(&fund, unknown, &early(&cal.day(0))),
-        "lines[0].asset",
-    )
-    .await;
+    for (line, field) in [
+        (
+            json!({"asset": "SOLAR_LAMP_W", "amount": "1.25", "value_vnd": "5000"}),
+            "lines[0].amount",
+        ),
+        (
+            json!({"asset": "NO_SUCH", "amount": "1", "value_vnd": "5000"}),
+            "lines[0].asset",
+        ),
+    ] {
+        let body = cash(&fund, json!([line]), &early(&cal.day(0)));
+        refused_naming(&app, &fm, &body, field).await;
+    }
 }
 
 crate::both_backends!(
