@@ -457,7 +457,9 @@ impl<A, B, C> RunQueryDsl<C> for Together<A, B> {}
 /// diesel asks the statement it is given by value whether it may be cached, and `execute`
 /// hands it a reference, which answers for the inner statement. A donation's write statements
 /// prepared: pgbench ran them at 708-724 donations/s against 407-499/s unnamed
-/// (docs/PERFORMANCE.md).
+/// (docs/PERFORMANCE.md). It overrides `QueryFragment::is_safe_to_cache_prepared`, a method
+/// diesel documents only for backend implementers: `Cargo.lock` pins diesel, and a diesel
+/// upgrade must check that PostgreSQL's statement log still shows these statements named.
 pub(crate) struct Cached<Q> {
     pub(crate) query: Q,
     pub(crate) cache: bool,
