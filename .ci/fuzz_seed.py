@@ -129,7 +129,9 @@ def main():
             "campaign_id": campaign,
             "status": "received",
             "channel": "cash",
-            "received_at": f"{vn_today}T00:30:00+07:00",
+            # Noon yesterday in Vietnam: never in the future (00:30 today was, from 17:00 to
+            # 17:30 UTC), and inside the campaign, which opened yesterday.
+            "received_at": f"{yesterday}T12:00:00+07:00",
             "donor": {"kind": "individual", "name": "Nguyễn Văn An", "phone": "0905 123 456"},
             "lines": [{"asset": "VND", "amount": "500000"}],
         },
