@@ -148,12 +148,19 @@ async fn donate(app: &TestApp, token: &str, body: &Value) -> Value {
 
 /// Posts a donation with a fresh key and expects a problem with `status` and `code`.
 async fn refused(app: &TestApp, token: &str, body: &Value, status: u16, code: &str) -> Value {
-    problem(
-        post_donation(app, token, &new_key(), body).await,
-        status,
-        code,
-    )
-    .await
+    refused_under(app, token, &new_key(), body, status, code).await
+}
+
+/// Posts a donation under `key` and expects a problem with `status` and `code`.
+async fn refused_under(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    body: &Value,
+    status: u16,
+    code: &str,
+) -> Value {
+    problem(post_donation(app, token, key, body).await, status, code).await
 }
 
 /// Posts a donation and expects a 422 naming exactly `field`.
@@ -912,22 +919,12 @@ async fn idempotent_retries_replay_the_answer(b: Backend) {
 
     // Same key, another body.
     let other = cash(&fund, json!([vnd_line("250001")]), &at);
-    problem(
-        post_donation(&app, &fm, &key, &other).await,
-        422,
-        "idempotency_key_reused",
-    )
-    .await;
+    refused_under(&app, &fm, &key, &other, 422, "idempotency_key_reused").await;
 
     // A rejected request stays rejected, with the same answer.
     let bad = cash(&fund, json!([{"asset": "RICE_KG", "amount": "5"}]), &at);
     let bad_key = new_key();
-    let p1 = problem(
-        post_donation(&app, &fm, &bad_key, &bad).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let p1 = refused_under(&app, &fm, &bad_key, &bad, 422, "validation_failed").await;
     assert_eq!(fields(&p1), ["lines[0].value_vnd"]);
     let r = post_donation(&app, &fm, &bad_key, &bad).await;
     assert_eq!(r.headers()["Idempotent-Replayed"], "true");
@@ -938,12 +935,7 @@ async fn idempotent_retries_replay_the_answer(b: Backend) {
     let mut with_donor = bad.clone();
     with_donor["donor"] = json!({"kind": "individual", "name": "Phạm Văn Khiêm"});
     let donor_key = new_key();
-    let p2 = problem(
-        post_donation(&app, &fm, &donor_key, &with_donor).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let p2 = refused_under(&app, &fm, &donor_key, &with_donor, 422, "validation_failed").await;
     assert_eq!(fields(&p2), ["lines[0].value_vnd"]);
     let found = json(app.get("/v1/donors?q=khiem", &fm).await, 200).await;
     assert!(
